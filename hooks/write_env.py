@@ -1,0 +1,56 @@
+"""Write the generated project's .env with a fresh development SECRET_KEY.
+
+Copier runs this once, in the new project's folder, right after `copier copy` (see `_tasks` in
+copier.yml). The key is made here rather than asked for or computed in Jinja so that it never reaches
+`.copier-answers.yml`, and an existing .env is never touched: `copier update` and re-runs keep the team's
+secrets as they are.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import sys
+from pathlib import Path
+
+# Django's own get_random_secret_key() alphabet and length, without importing Django: Copier may run on a
+# Python that does not have it.
+ALPHABET = string.ascii_lowercase + string.digits + "!@#%^&*(-_=+)"
+KEY_LENGTH = 50
+
+ENV_TEMPLATE = """\
+# Local development settings for config.settings.dev. This file is git-ignored: never commit it.
+# Production reads its variables from the real environment; see .env.example for the full list.
+DJANGO_SECRET_KEY='{secret_key}'
+"""
+
+
+def random_secret_key() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(KEY_LENGTH))
+
+
+def write_env(project_dir: Path) -> bool:
+    """Create project_dir/.env unless it exists. Return whether it was written."""
+    env_file = project_dir / ".env"
+    content = ENV_TEMPLATE.format(secret_key=random_secret_key())
+    try:
+        # "x" fails if the file exists, so a concurrent or repeated run cannot overwrite a secret.
+        with env_file.open("x", encoding="utf-8") as handle:
+            handle.write(content)
+    except FileExistsError:
+        return False
+    env_file.chmod(0o600)
+    return True
+
+
+def main() -> int:
+    project_dir = Path.cwd()
+    if write_env(project_dir):
+        print(f"Wrote {project_dir / '.env'} with a new development DJANGO_SECRET_KEY.")
+    else:
+        print(f"Kept the existing {project_dir / '.env'}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
