@@ -1,0 +1,37 @@
+# django-fortress: `make demo` generates and serves a project with the defaults; `make test` runs the
+# template's whole test suite. Both bootstrap .venv (the template's own tools) on first use.
+
+SHELL := /bin/sh
+# Copier and the template's tools run on any Python 3.11+; the generated projects need 3.12+ and
+# find it with scripts/find-python.
+PYTHON ?= python3
+VENV := .venv
+DEST ?= demo
+# More workers than cores keeps the cores busy while tests wait on subprocesses.
+TEST_WORKERS ?= auto
+
+.PHONY: demo test lint requirements bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make needs Python 3.11+ as PYTHON")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --group dev
+	touch $@
+
+demo: $(VENV)/.installed
+	VENV=$(VENV) scripts/demo "$(DEST)"
+
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
+
+requirements: $(VENV)/.installed
+	scripts/compile-requirements
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/copier_copy.py --write docs/performance.md
+
+clean:
+	rm -rf $(VENV) .cache

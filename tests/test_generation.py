@@ -1,0 +1,144 @@
+"""The generation matrix: every answer set renders a clean project whose own checks pass."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+
+from .answer_sets import ANSWER_SETS
+from .conftest import run
+
+PROD_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.prod",
+    "DJANGO_SECRET_KEY": "t7#kq2$wz9!pm4@rx8%vn3^bc6&hj5*fd1(gs0)ly-e_u+oa=i",
+    "DATABASE_URL": "postgres://site:password@127.0.0.1:5432/site",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "DJANGO_EMAIL_HOST": "smtp.example.net",
+}
+
+JINJA_MARKERS = re.compile(r"\{\{|\{%|\{#")
+# Jinja's whitespace control has no meaning in Django templates: left there, it is residue.
+JINJA_ONLY_IN_DJANGO_TEMPLATES = re.compile(r"\{%-|-%\}|\{\{-|-\}\}|\{#-|-#\}|\bendraw\b|\{% raw")
+TEXT_SUFFIXES = {".py", ".toml", ".md", ".txt", ".in", ".yml", ".yaml", ".cfg", ".html", ".css", ""}
+
+
+def answer_set_params():
+    return [pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in ANSWER_SETS]
+
+
+@pytest.fixture(scope="module", params=answer_set_params())
+def project(request, template_src, tmp_path_factory) -> Path:
+    answers = ANSWER_SETS[request.param]
+    dst = tmp_path_factory.mktemp(request.param) / "project"
+    copier.run_copy(str(template_src), dst, data=answers, defaults=True, unsafe=True, quiet=True)
+    return dst
+
+
+def text_files(project: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in project.rglob("*")
+        if path.is_file() and path.suffix in TEXT_SUFFIXES and ".git" not in path.parts
+    )
+
+
+def test_nothing_is_left_of_the_template_language(project):
+    leftovers = []
+    for path in text_files(project):
+        text = path.read_text()
+        if path.name.endswith(".jinja"):
+            leftovers.append(f"{path}: unrendered .jinja file")
+        django_template = "templates" in path.relative_to(project).parts
+        pattern = JINJA_ONLY_IN_DJANGO_TEMPLATES if django_template else JINJA_MARKERS
+        leftovers += [
+            f"{path.relative_to(project)}:{number}: {line.strip()}"
+            for number, line in enumerate(text.splitlines(), start=1)
+            if pattern.search(line)
+        ]
+    assert leftovers == []
+
+
+def test_no_blank_line_scars_or_stray_whitespace(project):
+    scars = []
+    for path in text_files(project):
+        text = path.read_text()
+        name = path.relative_to(project)
+        if not text:
+            continue
+        if not text.endswith("\n") or text.endswith("\n\n"):
+            scars.append(f"{name}: must end with exactly one newline")
+        if text.startswith("\n"):
+            scars.append(f"{name}: starts with a blank line")
+        if "\n\n\n\n" in text or (path.suffix != ".py" and "\n\n\n" in text):
+            scars.append(f"{name}: a run of blank lines")
+        scars += [
+            f"{name}:{number}: trailing whitespace"
+            for number, line in enumerate(text.splitlines(), start=1)
+            if line != line.rstrip()
+        ]
+    assert scars == []
+
+
+def test_ruff_finds_nothing(project, project_python):
+    lint = run([project_python, "-m", "ruff", "check", "--no-cache", "."], cwd=project)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    formatting = run([project_python, "-m", "ruff", "format", "--check", "--no-cache", "."], cwd=project)
+    assert formatting.returncode == 0, formatting.stdout + formatting.stderr
+
+
+def test_the_generated_test_suite_passes(project, project_python):
+    result = run([project_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
+
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
+    assert "skipped" not in result.stdout
+
+
+def test_check_deploy_is_clean_with_prod_settings(project, project_python):
+    result = run(
+        [project_python, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=project,
+        **PROD_ENV,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_dev_settings_run_migrations_on_sqlite(project, project_python):
+    result = run([project_python, "manage.py", "migrate", "--noinput"], cwd=project)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (project / "db.sqlite3").exists()
+    assert run([project_python, "manage.py", "check"], cwd=project).returncode == 0
+
+
+def test_the_answers_file_records_the_answers_and_no_secret(project, request):
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    secret = env_secret(project)
+
+    for name, value in ANSWER_SETS[request.node.callspec.params["project"]].items():
+        assert answers[name] == value
+    assert secret not in (project / ".copier-answers.yml").read_text()
+
+
+def env_secret(project: Path) -> str:
+    match = re.search(r"^DJANGO_SECRET_KEY='([^']+)'$", (project / ".env").read_text(), re.M)
+    assert match, ".env has no DJANGO_SECRET_KEY"
+    return match.group(1)
+
+
+def test_env_holds_a_strong_private_dev_secret(project):
+    secret = env_secret(project)
+
+    assert len(secret) >= 50
+    assert len(set(secret)) >= 5
+    assert not secret.startswith("django-insecure")
+    assert stat.S_IMODE((project / ".env").stat().st_mode) == 0o600
+    assert ".env" in (project / ".gitignore").read_text().splitlines()
