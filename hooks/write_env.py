@@ -1,9 +1,9 @@
 """Write the generated project's .env with a fresh development SECRET_KEY.
 
 Copier runs this once, in the new project's folder, right after `copier copy` (see `_tasks` in
-copier.yml). The key is made here rather than asked for or computed in Jinja so that it never reaches
-`.copier-answers.yml`, and an existing .env is never touched: `copier update` and re-runs keep the team's
-secrets as they are.
+copier.yml). The key is made here rather than asked for or computed in Jinja so that it never
+reaches `.copier-answers.yml`, and an existing .env is never touched: `copier update` and re-runs
+keep the team's secrets as they are.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import string
 import sys
 from pathlib import Path
 
-# Django's own get_random_secret_key() alphabet and length, without importing Django: Copier may run on a
-# Python that does not have it.
+# Django's own get_random_secret_key() alphabet and length, without importing Django: Copier may
+# run on a Python that does not have it.
 ALPHABET = string.ascii_lowercase + string.digits + "!@#%^&*(-_=+)"
 KEY_LENGTH = 50
 

@@ -104,4 +104,3 @@ def run(command: list[str | Path], cwd: Path, **env: str) -> subprocess.Complete
         check=False,
         env={**os.environ, **env},
     )
-

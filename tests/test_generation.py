@@ -88,7 +88,9 @@ def test_ruff_finds_nothing(project, project_python):
     lint = run([project_python, "-m", "ruff", "check", "--no-cache", "."], cwd=project)
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
-    formatting = run([project_python, "-m", "ruff", "format", "--check", "--no-cache", "."], cwd=project)
+    formatting = run(
+        [project_python, "-m", "ruff", "format", "--check", "--no-cache", "."], cwd=project
+    )
     assert formatting.returncode == 0, formatting.stdout + formatting.stderr
 
 
