@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+from types import ModuleType
 
 import copier
 
 from .conftest import REPO, TEMPLATE_FILES
 
-sys.path.insert(0, str(REPO / "hooks"))
-import write_env  # noqa: E402
+
+def load_hook(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, REPO / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+write_env = load_hook("write_env")
 
 
 def git(*args: str, cwd: Path) -> str:
