@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 TEMPLATE_FILES = ["copier.yml", "template", "hooks"]
 LOCK_FILE = REPO / "template" / "requirements" / "dev.txt"
 CACHE = REPO / ".cache"
+DEFAULT_PYTHON_VERSION = "3.12"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,39 +39,75 @@ def template_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return src
 
 
-def find_project_python() -> str:
-    """A Python 3.12+ for the generated projects (scripts/find-python explains where it looks)."""
+def find_python(version: str | None = None) -> str | None:
+    """Path of a Python `version` (3.12+ when None), as scripts/find-python finds it, or None."""
+    minor = [version.split(".")[1]] if version else []
     result = subprocess.run(
-        [REPO / "scripts" / "find-python"], capture_output=True, text=True, check=False
+        [REPO / "scripts" / "find-python", *minor], capture_output=True, text=True, check=False
     )
-    if result.returncode != 0:
-        pytest.fail(result.stderr.strip())
-    return result.stdout.strip()
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+ProjectPython = Callable[[str], Path]
 
 
 @pytest.fixture(scope="session")
-def project_python() -> Path:
-    """The interpreter of one virtualenv shared by every generated project's tests.
+def project_python_for() -> ProjectPython:
+    """Return the interpreter of the generated projects' virtualenv for a Python version.
 
-    It is installed with --require-hashes from the template's own dev lock file, which proves the
-    lock installs, and rebuilt only when that file changes. A file lock keeps xdist workers from
-    building it twice.
+    One virtualenv per Python version, shared by every generated project that targets it. It is
+    installed with --require-hashes from the template's dev lock file, which proves the lock
+    installs, and rebuilt only when that file changes; a file lock keeps xdist workers from building
+    it twice. Where the exact version is missing, the newest Python 3.12+ stands in, with a warning.
     """
-    digest = hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()[:12]
-    env_dir = CACHE / f"project-env-{digest}"
-    python = env_dir / "bin" / "python"
-    with FileLock(str(CACHE / "project-env.lock")):
-        if not (env_dir / ".complete").exists():
-            shutil.rmtree(env_dir, ignore_errors=True)
-            base_python = find_project_python()
-            subprocess.run([base_python, "-m", "venv", env_dir], check=True)
-            subprocess.run(
-                [python, "-m", "pip", "install", "--quiet", "--require-hashes", "-r", LOCK_FILE],
-                check=True,
-                env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+
+    def python_for(version: str) -> Path:
+        base_python = find_python(version)
+        if base_python is None:
+            base_python = find_python()
+            if base_python is None:
+                pytest.fail("No Python 3.12+ found; see scripts/find-python.")
+            warnings.warn(
+                f"Python {version} not found; testing its projects with {base_python}",
+                stacklevel=2,
             )
-            (env_dir / ".complete").touch()
-    return python
+        actual = subprocess.run(
+            [base_python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        digest = hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()[:12]
+        env_dir = CACHE / f"project-env-py{actual}-{digest}"
+        python = env_dir / "bin" / "python"
+        with FileLock(str(CACHE / f"project-env-py{actual}.lock")):
+            if not (env_dir / ".complete").exists():
+                shutil.rmtree(env_dir, ignore_errors=True)
+                subprocess.run([base_python, "-m", "venv", env_dir], check=True)
+                subprocess.run(
+                    [
+                        python,
+                        "-m",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--require-hashes",
+                        "-r",
+                        LOCK_FILE,
+                    ],
+                    check=True,
+                    env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+                )
+                (env_dir / ".complete").touch()
+        return python
+
+    return python_for
+
+
+@pytest.fixture(scope="session")
+def project_python(project_python_for: ProjectPython) -> Path:
+    """The generated projects' interpreter for the default python_version answer."""
+    return project_python_for(DEFAULT_PYTHON_VERSION)
 
 
 Generate = Callable[..., Path]

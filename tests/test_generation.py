@@ -39,6 +39,13 @@ def project(request, template_src, tmp_path_factory) -> Path:
     return dst
 
 
+@pytest.fixture(scope="module")
+def project_python(project, project_python_for) -> Path:
+    """The interpreter of the Python version the project was generated for."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    return project_python_for(answers["python_version"])
+
+
 def text_files(project: Path) -> list[Path]:
     return sorted(
         path
