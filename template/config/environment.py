@@ -110,22 +110,26 @@ class Environment:
                 )
         return hosts
 
-    def integer(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int, minimum: int | None = None) -> int:
         value = self._get(name)
         if not value:
             return default
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             self.problems.append(f"{name} must be a whole number, not {value!r}.")
             return default
+        if minimum is not None and number < minimum:
+            self.problems.append(f"{name} must be at least {minimum}, not {number}.")
+            return default
+        return number
 
     def check(self) -> None:
         """Stop with one message naming every problem found, if there is any."""
         if self.problems:
             lines = "\n".join(f"  - {problem}" for problem in self.problems)
             raise ImproperlyConfigured(
-                "The production environment is incomplete or unsafe:\n"
+                "The environment is incomplete or unsafe:\n"
                 f"{lines}\n"
                 "See .env.example for every variable production reads."
             )
