@@ -8,6 +8,7 @@ keep the team's secrets as they are.
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 import sys
@@ -34,12 +35,13 @@ def write_env(project_dir: Path) -> bool:
     env_file = project_dir / ".env"
     content = ENV_TEMPLATE.format(secret_key=random_secret_key())
     try:
-        # "x" fails if the file exists, so a concurrent or repeated run cannot overwrite a secret.
-        with env_file.open("x", encoding="utf-8") as handle:
-            handle.write(content)
+        # O_EXCL fails if the file exists, so a repeated run cannot overwrite a secret; the mode is
+        # set at creation, so the secret is never readable by others, not even for a moment.
+        descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return False
-    env_file.chmod(0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(content)
     return True
 
 

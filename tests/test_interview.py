@@ -50,6 +50,16 @@ BAD_ANSWERS = [
     ("author_email", "dev..team@example.com", "not a valid email address"),
     ("security_contact", "security at example.com", "not a valid email address"),
     ("security_contact", "security@example.com ", "not a valid email address"),
+    # A trailing newline would split the generated Python, TOML and Markdown.
+    ("security_contact", "security@example.com\n", "not a valid email address"),
+    ("author_email", "dev@example.com\n", "not a valid email address"),
+    ("project_slug", "site_tools\n", "may not contain spaces"),
+    ("admin_path", "backoffice\n", "may not contain spaces"),
+    ("domain_name", "example.com\n", "may not contain spaces"),
+    # Bidirectional overrides and other invisible characters would hide what the code says.
+    ("project_name", "Admin\u202e\u2066 x", "invisible formatting characters"),
+    ("author_name", "Team\u200b", "invisible formatting characters"),
+    ("description", "Line\u2028break", "invisible formatting characters"),
     ("admin_path", "admin", "first path scanners try"),
     ("admin_path", "Admin", "first path scanners try"),
     ("admin_path", "staff/console", "without slashes"),
@@ -58,7 +68,8 @@ BAD_ANSWERS = [
     ("admin_path", "static", "used by other parts of the project"),
     ("admin_path", "ab", "3 to 50"),
     ("admin_path", "", "must not be empty"),
-    ("trusted_proxy_count", -1, "cannot be negative"),
+    ("trusted_proxy_count", -1, "at least 1 proxy is trusted"),
+    ("trusted_proxy_count", 0, "at least 1 proxy is trusted"),
     ("trusted_proxy_count", 50, "not a plausible deployment"),
     ("python_version", "3.11", "Invalid choice"),
     ("hosting", "kubernetes", "Invalid choice"),
@@ -73,8 +84,9 @@ GOOD_ANSWERS = [
     ("domain_name", "a-b.c.example.co.uk"),
     ("author_email", "first.last+django@mail.example.org"),
     ("admin_path", "staff-console_2"),
-    ("trusted_proxy_count", 0),
+    ("trusted_proxy_count", 1),
     ("trusted_proxy_count", 5),
+    ("project_name", "Café Zürich"),
 ]
 
 

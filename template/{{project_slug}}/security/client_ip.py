@@ -1,4 +1,5 @@
-"""The client's IP address, the one answer the whole project uses (lockout, rate limits, logs).
+"""The client's IP address: the one place the project reads it, so that lockout, rate limits and
+security logs all agree on who the client is.
 
 Each proxy in front of Django appends the address it received the request from to X-Forwarded-For.
 Only the entries added by the TRUSTED_PROXY_COUNT proxies we run are trustworthy; anything further
@@ -6,32 +7,47 @@ left was written by the client and may be forged. So the client is the entry TRU
 places from the right, and REMOTE_ADDR when no proxy is trusted.
 """
 
-from ipaddress import ip_address
+from ipaddress import IPv6Address, ip_address
 
 from django.conf import settings
 from django.http import HttpRequest
 
 
 def client_ip(request: HttpRequest) -> str:
-    """Return the client's address, normalised (an IPv6 address in its compressed form)."""
+    """Return the client's address, normalised (IPv6 compressed, IPv4-mapped IPv6 as IPv4)."""
     remote_addr = request.META.get("REMOTE_ADDR", "")
     count = settings.TRUSTED_PROXY_COUNT
     if count == 0:
         return _parse(remote_addr) or remote_addr
     # Several X-Forwarded-For headers in one request arrive joined by commas, in order.
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    trusted = [hop for hop in hops if hop][-count:]
-    # The leftmost trusted entry is the client. When it is missing or malformed, the request did
-    # not pass through every proxy (a health check sent straight to gunicorn, or a bypassed CDN),
-    # and the nearest address a trusted proxy did record is the honest answer.
-    for hop in trusted:
-        if address := _parse(hop):
-            return address
+    hops = [hop for hop in hops if hop]
+    if len(hops) >= count and (address := _parse(hops[-count])):
+        return address
+    # The request did not pass through every proxy we trust (a health check sent to the reverse
+    # proxy, or a CDN bypassed). Any entry but the last may then be the client's own; the last is
+    # what our nearest proxy saw, which no client can write. (A client that can bypass the CDN can
+    # still forge the entry the CDN would have written: let the reverse proxy accept connections
+    # from the CDN's addresses only.)
+    if hops and (address := _parse(hops[-1])):
+        return address
     return _parse(remote_addr) or remote_addr
 
 
 def _parse(value: str) -> str | None:
+    """The address in value, or None when value is not one. Accepts the "address:port" and
+    "[address]:port" forms some load balancers write; refuses IPv6 zone identifiers."""
+    if value.startswith("[") and "]" in value:
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:
+        value = value.partition(":")[0]
     try:
-        return str(ip_address(value))
+        address = ip_address(value)
     except ValueError:
         return None
+    if isinstance(address, IPv6Address):
+        if address.scope_id is not None:
+            return None
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+    return str(address)
