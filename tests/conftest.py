@@ -82,7 +82,9 @@ def project_python_for() -> ProjectPython:
         python = env_dir / "bin" / "python"
         with FileLock(str(CACHE / f"project-env-py{actual}.lock")):
             if not (env_dir / ".complete").exists():
-                shutil.rmtree(env_dir, ignore_errors=True)
+                # Environments of earlier lock files are of no further use.
+                for stale in CACHE.glob(f"project-env-py{actual}-*"):
+                    shutil.rmtree(stale, ignore_errors=True)
                 subprocess.run([base_python, "-m", "venv", env_dir], check=True)
                 subprocess.run(
                     [

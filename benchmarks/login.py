@@ -1,0 +1,188 @@
+"""Benchmark: what a sign-in costs with the generated project's Argon2id parameters.
+
+Generates a project with the defaults, then, inside it, times full sign-ins through the login form
+(Django's test client, the real hasher, MFA off and with a TOTP step) and measures the peak memory
+of one hash, each against Django's own Argon2 defaults (100 MiB, 2 passes, 8 lanes) in the same
+run. With --write, it rewrites the "login" table of docs/performance.md. Budget: median under
+150 ms.
+
+    .venv/bin/python benchmarks/login.py [--runs 30] [--write docs/performance.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import copier
+
+REPO = Path(__file__).resolve().parent.parent
+BEGIN, END = "<!-- login:begin -->", "<!-- login:end -->"
+BUDGET_MS = 150
+
+# Runs inside the generated project, with its settings and its virtualenv.
+INNER = r"""
+import json, os, statistics, subprocess, sys, time
+import django
+django.setup()
+from django.conf import settings
+from django.core.cache import cache
+from django.core.management import call_command
+from django.test.utils import setup_test_environment
+setup_test_environment()
+call_command("migrate", verbosity=0)
+from tests.conftest import HttpsClient, enroll_totp, sign_in, PASSWORD
+from django.contrib.auth import get_user_model
+from allauth.account.models import EmailAddress
+
+HASHERS = {
+    "project": ["{slug}.accounts.hashers.Argon2idPasswordHasher"],
+    "django-default": ["django.contrib.auth.hashers.Argon2PasswordHasher"],
+}
+runs = int(sys.argv[1])
+results = {}
+for name, hashers in HASHERS.items():
+    settings.PASSWORD_HASHERS = hashers
+    for mfa in (False, True):
+        email = f"{name}-{mfa}@example.org"
+        user = get_user_model().objects.create_user(email, PASSWORD)
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+        if mfa:
+            enroll_totp(user)
+        timings = []
+        for _ in range(runs + 2):
+            cache.clear()  # used TOTP codes and rate limits
+            client = HttpsClient()
+            start = time.perf_counter()
+            response = sign_in(client, email)
+            timings.append(time.perf_counter() - start)
+            assert response.status_code == 302, response.status_code
+        timings = sorted(timings[2:])  # the first sign-ins warm caches
+        results[f"{name}/{'mfa' if mfa else 'password'}"] = {
+            "median_ms": statistics.median(timings) * 1000,
+            "p95_ms": timings[int(len(timings) * 0.95) - 1] * 1000,
+        }
+from django.utils.module_loading import import_string
+for name, hashers in HASHERS.items():
+    # Peak memory of one hash, in a fresh process that holds nothing else: the growth of its peak
+    # resident size across the hash, with the hasher's own parameters.
+    hasher = import_string(hashers[0])
+    # VmHWM, not ru_maxrss: the latter carries the parent's peak across fork and exec.
+    code = (
+        "import re, sys, argon2;"
+        "hwm = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]);"
+        "h = argon2.PasswordHasher(time_cost=int(sys.argv[1]), memory_cost=int(sys.argv[2]),"
+        " parallelism=int(sys.argv[3]), type=argon2.Type.ID);"
+        "before = hwm(); h.hash('correct horse battery staple'); print(hwm() - before)"
+    )
+    parameters = [str(hasher.time_cost), str(hasher.memory_cost), str(hasher.parallelism)]
+    grown = subprocess.run(
+        [sys.executable, "-c", code, *parameters], capture_output=True, text=True, check=True
+    )
+    results[f"{name}/hash-peak-memory"] = {"MiB": int(grown.stdout) / 1024}
+print(json.dumps(results))
+"""
+
+SETTINGS_SHIM = """
+import json, os
+from config.settings.test import *  # noqa
+PASSWORD_HASHERS = json.loads(os.environ.get("DJANGO_TEST_HASHERS", "[]")) or PASSWORD_HASHERS
+"""
+
+
+def find_project_python() -> Path:
+    """The generated projects' virtualenv that the test suite built for the current lock file."""
+    lock = REPO / "template" / "requirements" / "dev.txt"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:12]
+    python = REPO / ".cache" / f"project-env-py3.12-{digest}" / "bin" / "python"
+    if not python.exists():
+        sys.exit(
+            "No project virtualenv for the current lock file in .cache: run `make test` first."
+        )
+    return python
+
+
+def measure(runs: int) -> dict:
+    with tempfile.TemporaryDirectory() as scratch:
+        src = Path(scratch) / "template"
+        src.mkdir()
+        for name in ["copier.yml", "template", "hooks"]:
+            source = REPO / name
+            (shutil.copytree if source.is_dir() else shutil.copy2)(source, src / name)
+        project = Path(scratch) / "project"
+        copier.run_copy(str(src), project, defaults=True, unsafe=True, quiet=True)
+        (project / "config" / "settings" / "bench.py").write_text(SETTINGS_SHIM)
+        slug = "my_site"
+        result = subprocess.run(
+            [find_project_python(), "-c", INNER.replace("{slug}", slug), str(runs)],
+            cwd=project,
+            env={"DJANGO_SETTINGS_MODULE": "config.settings.bench", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            sys.exit(result.stderr)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def table(results: dict, runs: int) -> str:
+    def row(label: str, key: str) -> str:
+        ours, django = results[f"project/{key}"], results[f"django-default/{key}"]
+        return (
+            f"| {label} | {ours['median_ms']:.0f} ms | {ours['p95_ms']:.0f} ms "
+            f"| {django['median_ms']:.0f} ms | {django['p95_ms']:.0f} ms "
+            f"| {ours['median_ms'] / django['median_ms']:.2f} |"
+        )
+
+    ours_mem = results["project/hash-peak-memory"]["MiB"]
+    django_mem = results["django-default/hash-peak-memory"]["MiB"]
+    median = results["project/password"]["median_ms"]
+    verdict = "within" if median < BUDGET_MS else "OVER"
+    return "\n".join(
+        [
+            BEGIN,
+            f"Measured {date.today()} on {platform.machine()}, {runs} sign-ins each.",
+            "",
+            "| sign-in | project median | project p95 | Django default median "
+            "| Django default p95 | ratio |",
+            "| --- | --- | --- | --- | --- | --- |",
+            row("password only", "password"),
+            row("password + TOTP", "mfa"),
+            "",
+            f"Peak memory of one hash: {ours_mem:.0f} MiB with the project's parameters, "
+            f"{django_mem:.0f} MiB with Django's. Budget: median under {BUDGET_MS} ms "
+            f"({verdict}).",
+            END,
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--write", type=Path)
+    options = parser.parse_args()
+    result = table(measure(options.runs), options.runs)
+    print(result)
+    if options.write:
+        text = options.write.read_text()
+        pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+        if not pattern.search(text):
+            print(f"{options.write} has no {BEGIN} ... {END} block", file=sys.stderr)
+            return 1
+        options.write.write_text(pattern.sub(lambda _: result, text))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
