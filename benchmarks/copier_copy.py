@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -22,21 +20,17 @@ from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.helpers import copy_template, replace_block  # noqa: E402
+
 COPIER = Path(sys.executable).parent / "copier"
 BUDGET_SECONDS = 3.0
-BEGIN, END = "<!-- copier-copy:begin -->", "<!-- copier-copy:end -->"
 
 
 def time_runs(runs: int) -> list[float]:
     with tempfile.TemporaryDirectory() as scratch:
-        src = Path(scratch) / "template"
-        src.mkdir()
-        for name in ["copier.yml", "template", "hooks"]:
-            source = REPO / name
-            if source.is_dir():
-                shutil.copytree(source, src / name)
-            else:
-                shutil.copy2(source, src / name)
+        src = copy_template(Path(scratch) / "template")
         timings = []
         for number in range(runs):
             dst = Path(scratch) / f"project-{number}"
@@ -52,13 +46,11 @@ def table(timings: list[float]) -> str:
     verdict = "within" if median < BUDGET_SECONDS else "OVER"
     return "\n".join(
         [
-            BEGIN,
             "| measured | runs | median | min | max | budget |",
             "| --- | --- | --- | --- | --- | --- |",
             f"| {date.today()} on {platform.machine()}, Python {platform.python_version()} "
             f"| {len(timings)} | {median:.2f} s | {min(timings):.2f} s | {max(timings):.2f} s "
             f"| {BUDGET_SECONDS:.0f} s ({verdict}) |",
-            END,
         ]
     )
 
@@ -69,16 +61,10 @@ def main() -> int:
     parser.add_argument("--write", type=Path, help="rewrite the table in this markdown file")
     options = parser.parse_args()
 
-    timings = time_runs(options.runs)
-    result = table(timings)
+    result = table(time_runs(options.runs))
     print(result)
     if options.write:
-        text = options.write.read_text()
-        pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-        if not pattern.search(text):
-            print(f"{options.write} has no {BEGIN} ... {END} block", file=sys.stderr)
-            return 1
-        options.write.write_text(pattern.sub(lambda _: result, text))
+        replace_block(options.write, "copier-copy", result)
     return 0
 
 

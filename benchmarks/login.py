@@ -15,8 +15,6 @@ import argparse
 import hashlib
 import json
 import platform
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +24,10 @@ from pathlib import Path
 import copier
 
 REPO = Path(__file__).resolve().parent.parent
-BEGIN, END = "<!-- login:begin -->", "<!-- login:end -->"
+sys.path.insert(0, str(REPO))
+
+from tests.helpers import copy_template, replace_block  # noqa: E402
+
 BUDGET_MS = 150
 
 # Runs inside the generated project, with its settings and its virtualenv.
@@ -113,11 +114,7 @@ def find_project_python() -> Path:
 
 def measure(runs: int) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
-        src = Path(scratch) / "template"
-        src.mkdir()
-        for name in ["copier.yml", "template", "hooks"]:
-            source = REPO / name
-            (shutil.copytree if source.is_dir() else shutil.copy2)(source, src / name)
+        src = copy_template(Path(scratch) / "template")
         project = Path(scratch) / "project"
         copier.run_copy(str(src), project, defaults=True, unsafe=True, quiet=True)
         (project / "config" / "settings" / "bench.py").write_text(SETTINGS_SHIM)
@@ -150,7 +147,6 @@ def table(results: dict, runs: int) -> str:
     verdict = "within" if median < BUDGET_MS else "OVER"
     return "\n".join(
         [
-            BEGIN,
             f"Measured {date.today()} on {platform.machine()}, {runs} sign-ins each.",
             "",
             "| sign-in | project median | project p95 | Django default median "
@@ -162,7 +158,6 @@ def table(results: dict, runs: int) -> str:
             f"Peak memory of one hash: {ours_mem:.0f} MiB with the project's parameters, "
             f"{django_mem:.0f} MiB with Django's. Budget: median under {BUDGET_MS} ms "
             f"({verdict}).",
-            END,
         ]
     )
 
@@ -170,17 +165,13 @@ def table(results: dict, runs: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--write", type=Path)
+    parser.add_argument("--write", type=Path, help="rewrite the table in this markdown file")
     options = parser.parse_args()
+
     result = table(measure(options.runs), options.runs)
     print(result)
     if options.write:
-        text = options.write.read_text()
-        pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-        if not pattern.search(text):
-            print(f"{options.write} has no {BEGIN} ... {END} block", file=sys.stderr)
-            return 1
-        options.write.write_text(pattern.sub(lambda _: result, text))
+        replace_block(options.write, "login", result)
     return 0
 
 

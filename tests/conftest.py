@@ -15,8 +15,8 @@ import copier
 import pytest
 from filelock import FileLock
 
-REPO = Path(__file__).resolve().parent.parent
-TEMPLATE_FILES = ["copier.yml", "template", "hooks"]
+from .helpers import REPO, copy_template
+
 LOCK_FILE = REPO / "template" / "requirements" / "dev.txt"
 CACHE = REPO / ".cache"
 DEFAULT_PYTHON_VERSION = "3.12"
@@ -29,14 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def template_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template as a plain folder, so Copier renders the working tree, not a git ref."""
-    src = tmp_path_factory.mktemp("template-src")
-    for name in TEMPLATE_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, src / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, src / name)
-    return src
+    return copy_template(tmp_path_factory.mktemp("template-src"))
 
 
 def find_python(version: str | None = None) -> str | None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import subprocess
 from pathlib import Path
 from types import ModuleType
 
 import copier
 
-from .conftest import REPO, TEMPLATE_FILES
+from .helpers import REPO, copy_template
 
 
 def load_hook(name: str) -> ModuleType:
@@ -64,14 +63,7 @@ def test_two_projects_get_different_secrets(generate, tmp_path):
 
 def test_copier_update_leaves_env_alone(tmp_path):
     """Generate at one release, update to the next: the template's change arrives, .env stays."""
-    template = tmp_path / "template-repo"
-    template.mkdir()
-    for name in TEMPLATE_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, template / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, template / name)
+    template = copy_template(tmp_path / "template-repo")
     git("init", "--quiet", "--initial-branch=main", cwd=template)
     git("add", "--all", cwd=template)
     git("commit", "--quiet", "--message=first release", cwd=template)

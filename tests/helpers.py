@@ -1,0 +1,33 @@
+"""Helpers shared by the template's tests and benchmarks (no pytest here)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# What Copier reads: everything else in the repository is the template's own tooling.
+TEMPLATE_FILES = ["copier.yml", "template", "hooks"]
+
+
+def copy_template(dst: Path) -> Path:
+    """Copy the template's working tree to dst (created), without git history or caches."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in TEMPLATE_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dst / name)
+    return dst
+
+
+def replace_block(path: Path, name: str, text: str) -> None:
+    """Replace what stands between <!-- name:begin --> and <!-- name:end --> in path with text."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    content = path.read_text()
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(content):
+        raise SystemExit(f"{path} has no {begin} ... {end} block")
+    path.write_text(pattern.sub(lambda _: f"{begin}\n{text}\n{end}", content))
