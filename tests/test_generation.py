@@ -19,6 +19,8 @@ PROD_ENV = {
     "DATABASE_URL": "postgres://site:password@127.0.0.1:5432/site",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "DJANGO_EMAIL_HOST": "smtp.example.net",
+    # Read only by projects with MFA; a Fernet key (32 bytes, URL-safe base64).
+    "DJANGO_MFA_KEY": "ZmFrZS1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0xMjM=",
 }
 
 JINJA_MARKERS = re.compile(r"\{\{|\{%|\{#")

@@ -7,6 +7,8 @@ last read.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +22,10 @@ from django.core.exceptions import ImproperlyConfigured
 SECRET_KEY_MIN_LENGTH = 50
 SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
 INSECURE_KEY_PREFIX = "django-insecure"
+NEW_FERNET_KEY_HINT = (
+    "generate one with: python -c "
+    "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
 NEW_KEY_HINT = (
     "generate one with: python -c "
     "'from django.core.management.utils import get_random_secret_key as k; print(k())'"
@@ -38,6 +44,14 @@ def secret_key_problem(value: str) -> str | None:
             f"at least {SECRET_KEY_MIN_UNIQUE_CHARACTERS} are required"
         )
     return None
+
+
+def is_fernet_key(value: str) -> bool:
+    """Fernet keys are 32 bytes in URL-safe base64."""
+    try:
+        return len(base64.urlsafe_b64decode(value.encode("ascii"))) == 32
+    except (ValueError, binascii.Error):
+        return False
 
 
 class Environment:
@@ -70,6 +84,18 @@ class Environment:
             if problem := secret_key_problem(key):
                 self.problems.append(f"{name}: key {position} {problem}.")
         return keys
+
+    def fernet_keys(self, name: str, fallbacks_name: str) -> list[str]:
+        """A required Fernet key, then former keys (comma-separated) still used to decrypt."""
+        key = self.required(name, f"the key that encrypts MFA secrets; {NEW_FERNET_KEY_HINT}")
+        if key and not is_fernet_key(key):
+            self.problems.append(f"{name} is not a Fernet key; {NEW_FERNET_KEY_HINT}.")
+        fallbacks = [value.strip() for value in self._get(fallbacks_name).split(",")]
+        fallbacks = [value for value in fallbacks if value]
+        for position, value in enumerate(fallbacks, start=1):
+            if not is_fernet_key(value):
+                self.problems.append(f"{fallbacks_name}: key {position} is not a Fernet key.")
+        return [key, *fallbacks]
 
     def postgres_database(self, name: str) -> dict[str, Any]:
         value = self.required(
