@@ -32,6 +32,7 @@ requirements: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/copier_copy.py --write docs/performance.md
+	$(VENV)/bin/python benchmarks/copier_update.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/login.py --write docs/performance.md
 
 clean:

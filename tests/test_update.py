@@ -1,0 +1,283 @@
+"""`copier update` from every release in CHANGELOG.md to the working tree keeps the team's edits,
+brings the template's changes, and leaves the project working.
+
+Each release's template comes from the commit that added its CHANGELOG heading (docs/releasing.md),
+so these tests need the repository's history but not its tags.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import tarfile
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+
+from .answer_sets import ANSWER_SETS
+from .conftest import run
+from .helpers import REPO, TEMPLATE_FILES, copy_template
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+NEXT_VERSION = "v999.0.0"  # the working tree, as the release after every listed one
+
+
+def git(*args: str | Path, cwd: Path) -> str:
+    result = run(["git", *args], cwd=cwd, **GIT_ENV)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def releases() -> list[tuple[str, str]]:
+    """(version, commit) of every release in CHANGELOG.md, oldest first."""
+    versions = re.findall(r"^## (\d+\.\d+\.\d+) \(", (REPO / "CHANGELOG.md").read_text(), re.M)
+    found = []
+    for version in reversed(versions):
+        commits = git(
+            "log",
+            "--reverse",
+            "--format=%H",
+            "-S",
+            f"## {version} (",
+            "--",
+            "CHANGELOG.md",
+            cwd=REPO,
+        ).split()
+        if not commits:
+            pytest.fail(
+                f"No commit adds release {version} to CHANGELOG.md: is this a shallow clone? "
+                "Fetch the history with `git fetch --unshallow`."
+            )
+        found.append((version, commits[0]))
+    return found
+
+
+def template_at(commit: str, dst: Path) -> Path:
+    """The template's files as they were at commit."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, *TEMPLATE_FILES],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout
+    dst.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dst, filter="data")
+    return dst
+
+
+def template_repository(tmp_path: Path, release: tuple[str, str]) -> Path:
+    """A git repository of the template: the release, tagged, then the working tree as the next."""
+    version, commit = release
+    repo = template_at(commit, tmp_path / "template")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", f"--message=release {version}", cwd=repo)
+    git("tag", f"v{version}", cwd=repo)
+    for name in TEMPLATE_FILES:
+        run(["rm", "-rf", name], cwd=repo)
+    copy_template(repo)
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "--allow-empty", "--message=the working tree", cwd=repo)
+    git("tag", NEXT_VERSION, cwd=repo)
+    return repo
+
+
+def generate_and_commit(template: Path, project: Path, version: str, answers: dict) -> None:
+    copier.run_copy(
+        str(template),
+        project,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref=version,
+    )
+    git("init", "--quiet", "--initial-branch=main", cwd=project)
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "--message=generated", cwd=project)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path} no longer contains {old!r}: update the test's team edits"
+    path.write_text(text.replace(old, new, 1))
+
+
+def make_team_edits(project: Path, slug: str) -> dict[Path, str]:
+    """The edits a real team makes after generating; return each file with a line it must keep."""
+    edit(
+        project / "config" / "settings" / "base.py",
+        f'    "{slug}.core",\n',
+        f'    "{slug}.core",\n    "{slug}.billing",\n',
+    )
+    edit(
+        project / "README.md",
+        "## Run it locally\n",
+        "Owned by the payments team; on call: #payments-oncall.\n\n## Run it locally\n",
+    )
+    with (project / "requirements" / "base.in").open("a") as base_in:
+        base_in.write("stripe\n")
+    edit(
+        project / "config" / "urls.py",
+        '    path("accounts/", include("allauth.urls")),\n',
+        '    path("accounts/", include("allauth.urls")),\n'
+        '    path("billing/", include("billing.urls")),\n',
+    )
+    git("commit", "--quiet", "--all", "--message=team edits", cwd=project)
+    return {
+        project / "config" / "settings" / "base.py": f'"{slug}.billing",',
+        project / "README.md": "Owned by the payments team",
+        project / "requirements" / "base.in": "stripe",
+        project / "config" / "urls.py": 'include("billing.urls")',
+    }
+
+
+def assert_no_conflicts(project: Path) -> None:
+    marked = [
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file()
+        and ".git" not in path.parts
+        and re.search(r"^(<<<<<<<|>>>>>>>) ", path.read_text(errors="replace"), re.M)
+    ]
+    assert marked == [], f"conflict markers in {marked}"
+    assert list(project.rglob("*.rej")) == []
+
+
+UPDATE_ANSWER_SETS = ["defaults", "docker-apache"]
+
+
+@pytest.mark.parametrize("release", releases(), ids=lambda release: release[0])
+@pytest.mark.parametrize("answer_set", UPDATE_ANSWER_SETS)
+def test_update_from_a_release_keeps_the_teams_edits(
+    tmp_path, release, answer_set, project_python_for
+):
+    template = template_repository(tmp_path, release)
+    project = tmp_path / "project"
+    answers = ANSWER_SETS[answer_set]
+    generate_and_commit(template, project, f"v{release[0]}", answers)
+    stored = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    env_before = (project / ".env").read_bytes()
+    kept = make_team_edits(project, stored["project_slug"])
+
+    copier.run_update(
+        project,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        skip_answered=answer_set == "docker-apache",
+    )
+
+    assert_no_conflicts(project)
+    for path, line in kept.items():
+        assert line in path.read_text(), f"the team's edit of {path.name} was lost"
+    after = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert after["_commit"] == NEXT_VERSION
+    assert {name: after[name] for name in answers} == answers
+    assert (project / ".env").read_bytes() == env_before
+
+    # The team's app and URLs do not exist in this test; everything else must still pass.
+    edit(
+        project / "config" / "settings" / "base.py",
+        f'    "{stored["project_slug"]}.billing",\n',
+        "",
+    )
+    edit(project / "config" / "urls.py", '    path("billing/", include("billing.urls")),\n', "")
+    suite = run(
+        [
+            project_python_for(stored["python_version"]),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=project,
+    )
+    assert suite.returncode == 0, suite.stdout[-3000:]
+
+
+@pytest.fixture
+def next_release_changes(tmp_path):
+    """A template repository whose next release changes a README paragraph and a settings line."""
+    release = releases()[-1]
+    repo = template_repository(tmp_path, release)
+    edit(
+        repo / "template" / "README.md.jinja",
+        "## Run it locally\n",
+        "## Run it locally\n\nA paragraph the next release adds.\n",
+    )
+    edit(
+        repo / "template" / "config" / "settings" / "base.py.jinja",
+        "# Every environment sets these; DEBUG is never on unless",
+        "# Every environment sets these, and DEBUG is never on unless",
+    )
+    git("commit", "--quiet", "--all", "--message=next release", cwd=repo)
+    git("tag", "--force", NEXT_VERSION, cwd=repo)
+    return repo, release
+
+
+def test_the_next_releases_changes_arrive_beside_the_teams_edits(tmp_path, next_release_changes):
+    template, release = next_release_changes
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{release[0]}", {})
+    kept = make_team_edits(project, "my_site")
+
+    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True)
+
+    assert_no_conflicts(project)
+    assert "A paragraph the next release adds." in (project / "README.md").read_text()
+    assert (
+        "these, and DEBUG is never on" in (project / "config" / "settings" / "base.py").read_text()
+    )
+    for path, line in kept.items():
+        assert line in path.read_text()
+
+
+def test_a_line_both_sides_changed_is_marked_and_nothing_is_lost(tmp_path, next_release_changes):
+    """docs/updating.md: both versions stay in the file between conflict markers."""
+    template, release = next_release_changes
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{release[0]}", {})
+    base = project / "config" / "settings" / "base.py"
+    edit(
+        base,
+        "# Every environment sets these; DEBUG is never on unless",
+        "# Ours: DEBUG stays off unless",
+    )
+    git("commit", "--quiet", "--all", "--message=our wording", cwd=project)
+
+    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True)
+
+    text = base.read_text()
+    assert re.search(
+        r"<<<<<<< before updating\n# Ours: DEBUG stays off unless.*\n=======\n"
+        r"# Every environment sets these, and DEBUG is never on unless.*\n>>>>>>> after updating",
+        text,
+    ), text
+    assert "A paragraph the next release adds." in (project / "README.md").read_text()
+
+
+def test_generation_tasks_do_not_run_again_on_update(tmp_path):
+    release = releases()[-1]
+    template = template_repository(tmp_path, release)
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{release[0]}", {})
+    (project / ".env").unlink()  # git-ignored: the tree stays clean
+
+    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True)
+
+    assert not (project / ".env").exists()
+    assert NEXT_VERSION in (project / ".copier-answers.yml").read_text()
