@@ -2,7 +2,7 @@
 
 Prints the median and spread of several runs, each into a fresh folder, from a plain copy of the
 template (no git history, so the figure is rendering and the post-copy task, not cloning). With
---write, it also rewrites the "copier copy" table of docs/performance.md. Budget (DESIGN.md): 3 s.
+--write, it also rewrites the "copier copy" table of docs/performance.md. Budget: 3 s.
 
     .venv/bin/python benchmarks/copier_copy.py [--runs 7] [--write docs/performance.md]
 """

@@ -3,7 +3,7 @@
 Builds a template repository with the newest release in CHANGELOG.md and the working tree as the
 next release, generates a default project at the first, commits it, and times
 `copier update --trust --defaults` to the second, several times from fresh copies. With --write,
-it rewrites the "copier-update" table of docs/performance.md. Budget (DESIGN.md): 10 s.
+it rewrites the "copier-update" table of docs/performance.md. Budget: 10 s.
 
     .venv/bin/python benchmarks/copier_update.py [--runs 5] [--write docs/performance.md]
 """

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -121,7 +122,7 @@ def measure(runs: int) -> dict:
         result = subprocess.run(
             [find_project_python(), "-c", INNER, str(runs)],
             cwd=project,
-            env={"DJANGO_SETTINGS_MODULE": "config.settings.bench", "PATH": "/usr/bin:/bin"},
+            env={"DJANGO_SETTINGS_MODULE": "config.settings.bench", "PATH": os.environ["PATH"]},
             capture_output=True,
             text=True,
             check=False,

@@ -27,6 +27,7 @@ JINJA_MARKERS = re.compile(r"\{\{|\{%|\{#")
 # Jinja's whitespace control has no meaning in Django templates: left there, it is residue.
 JINJA_ONLY_IN_DJANGO_TEMPLATES = re.compile(r"\{%-|-%\}|\{\{-|-\}\}|\{#-|-#\}|\bendraw\b|\{% raw")
 TEXT_SUFFIXES = {".py", ".toml", ".md", ".txt", ".in", ".yml", ".yaml", ".cfg", ".html", ".css", ""}
+TEXT_NAMES = {".env.example", ".gitignore"}
 
 
 def answer_set_params():
@@ -52,7 +53,9 @@ def text_files(project: Path) -> list[Path]:
     return sorted(
         path
         for path in project.rglob("*")
-        if path.is_file() and path.suffix in TEXT_SUFFIXES and ".git" not in path.parts
+        if path.is_file()
+        and (path.suffix in TEXT_SUFFIXES or path.name in TEXT_NAMES)
+        and ".git" not in path.parts
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 from pathlib import Path
 from types import ModuleType
@@ -34,7 +35,7 @@ def git(*args: str, cwd: Path) -> str:
             "GIT_AUTHOR_EMAIL": "test@example.com",
             "GIT_COMMITTER_NAME": "Test",
             "GIT_COMMITTER_EMAIL": "test@example.com",
-            "PATH": "/usr/bin:/bin",
+            "PATH": os.environ["PATH"],
             "HOME": str(cwd),
         },
     ).stdout

@@ -40,6 +40,11 @@ def git(*args: str | Path, cwd: Path) -> str:
 
 def releases() -> list[tuple[str, str]]:
     """(version, commit) of every release in CHANGELOG.md, oldest first."""
+    if git("rev-parse", "--is-shallow-repository", cwd=REPO).strip() == "true":
+        pytest.fail(
+            "This clone is shallow: the update tests need the commits of earlier releases. "
+            "Fetch them with `git fetch --unshallow` (.ci/run does)."
+        )
     versions = re.findall(r"^## (\d+\.\d+\.\d+) \(", (REPO / "CHANGELOG.md").read_text(), re.M)
     found = []
     for version in reversed(versions):
@@ -155,7 +160,8 @@ def assert_no_conflicts(project: Path) -> None:
     assert list(project.rglob("*.rej")) == []
 
 
-UPDATE_ANSWER_SETS = ["defaults", "docker-apache"]
+# Between them: MFA with WebAuthn, MFA for everyone with open signup, and no MFA at all.
+UPDATE_ANSWER_SETS = ["defaults", "docker-apache", "vps-caddy"]
 
 
 @pytest.mark.parametrize("release", releases(), ids=lambda release: release[0])
@@ -177,7 +183,7 @@ def test_update_from_a_release_keeps_the_teams_edits(
         overwrite=True,
         unsafe=True,
         quiet=True,
-        skip_answered=answer_set == "docker-apache",
+        skip_answered=answer_set == "vps-caddy",
     )
 
     assert_no_conflicts(project)
@@ -268,6 +274,24 @@ def test_a_line_both_sides_changed_is_marked_and_nothing_is_lost(tmp_path, next_
         text,
     ), text
     assert "A paragraph the next release adds." in (project / "README.md").read_text()
+
+
+def test_turning_mfa_on_by_update_adds_only_the_missing_key(tmp_path, project_python_for):
+    template = template_repository(tmp_path, releases()[-1])
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{releases()[-1][0]}", {"mfa": "none"})
+    env_before = (project / ".env").read_text()
+    assert "DJANGO_MFA_KEY" not in env_before
+
+    copier.run_update(
+        project, data={"mfa": "totp"}, defaults=True, overwrite=True, unsafe=True, quiet=True
+    )
+
+    env_after = (project / ".env").read_text()
+    assert env_after.startswith(env_before)
+    assert re.fullmatch(r"DJANGO_MFA_KEY='[A-Za-z0-9_-]{43}='\n", env_after[len(env_before) :])
+    check = run([project_python_for("3.12"), "manage.py", "check"], cwd=project)
+    assert check.returncode == 0, check.stderr
 
 
 def test_generation_tasks_do_not_run_again_on_update(tmp_path):
