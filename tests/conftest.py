@@ -74,10 +74,12 @@ def project_python_for() -> ProjectPython:
         env_dir = CACHE / f"project-env-py{actual}-{digest}"
         python = env_dir / "bin" / "python"
         with FileLock(str(CACHE / f"project-env-py{actual}.lock")):
-            if not (env_dir / ".complete").exists():
-                # Environments of earlier lock files are of no further use.
-                for stale in CACHE.glob(f"project-env-py{actual}-*"):
+            # Environments of earlier lock files are of no further use.
+            for stale in CACHE.glob(f"project-env-py{actual}-*"):
+                if stale != env_dir:
                     shutil.rmtree(stale, ignore_errors=True)
+            if not (env_dir / ".complete").exists():
+                shutil.rmtree(env_dir, ignore_errors=True)
                 subprocess.run([base_python, "-m", "venv", env_dir], check=True)
                 subprocess.run(
                     [
