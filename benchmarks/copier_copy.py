@@ -9,20 +9,15 @@ template (no git history, so the figure is rendering and the post-copy task, not
 
 from __future__ import annotations
 
-import argparse
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from common import run, timing_table
 
-from tests.helpers import copy_template, replace_block  # noqa: E402
+from tests.helpers import copy_template
 
 COPIER = Path(sys.executable).parent / "copier"
 BUDGET_SECONDS = 3.0
@@ -41,31 +36,13 @@ def time_runs(runs: int) -> list[float]:
         return timings
 
 
-def table(timings: list[float]) -> str:
-    median = statistics.median(timings)
-    verdict = "within" if median < BUDGET_SECONDS else "OVER"
-    return "\n".join(
-        [
-            "| measured | runs | median | min | max | budget |",
-            "| --- | --- | --- | --- | --- | --- |",
-            f"| {date.today()} on {platform.machine()}, Python {platform.python_version()} "
-            f"| {len(timings)} | {median:.2f} s | {min(timings):.2f} s | {max(timings):.2f} s "
-            f"| {BUDGET_SECONDS:.0f} s ({verdict}) |",
-        ]
-    )
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--write", type=Path, help="rewrite the table in this markdown file")
-    options = parser.parse_args()
-
-    result = table(time_runs(options.runs))
-    print(result)
-    if options.write:
-        replace_block(options.write, "copier-copy", result)
-    return 0
+    return run(
+        __doc__.splitlines()[0],
+        "copier-copy",
+        7,
+        lambda runs: timing_table(time_runs(runs), BUDGET_SECONDS),
+    )
 
 
 if __name__ == "__main__":

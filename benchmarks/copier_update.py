@@ -10,22 +10,16 @@ it rewrites the "copier-update" table of docs/performance.md. Budget: 10 s.
 
 from __future__ import annotations
 
-import argparse
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from common import run, timing_table
 
-from tests.helpers import replace_block  # noqa: E402
-from tests.test_update import generate_and_commit, releases, template_repository  # noqa: E402
+from tests.test_update import generate_and_commit, releases, template_repository
 
 COPIER = Path(sys.executable).parent / "copier"
 BUDGET_SECONDS = 10.0
@@ -49,30 +43,13 @@ def time_runs(runs: int) -> list[float]:
         return timings
 
 
-def table(timings: list[float]) -> str:
-    median = statistics.median(timings)
-    verdict = "within" if median < BUDGET_SECONDS else "OVER"
-    return "\n".join(
-        [
-            "| measured | runs | median | min | max | budget |",
-            "| --- | --- | --- | --- | --- | --- |",
-            f"| {date.today()} on {platform.machine()}, Python {platform.python_version()} "
-            f"| {len(timings)} | {median:.2f} s | {min(timings):.2f} s | {max(timings):.2f} s "
-            f"| {BUDGET_SECONDS:.0f} s ({verdict}) |",
-        ]
-    )
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--write", type=Path, help="rewrite the table in this markdown file")
-    options = parser.parse_args()
-    result = table(time_runs(options.runs))
-    print(result)
-    if options.write:
-        replace_block(options.write, "copier-update", result)
-    return 0
+    return run(
+        __doc__.splitlines()[0],
+        "copier-update",
+        5,
+        lambda runs: timing_table(time_runs(runs), BUDGET_SECONDS),
+    )
 
 
 if __name__ == "__main__":

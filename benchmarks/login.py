@@ -11,7 +11,6 @@ Budget: median under 150 ms.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -23,11 +22,9 @@ from datetime import date
 from pathlib import Path
 
 import copier
+from common import REPO, run
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from tests.helpers import copy_template, replace_block  # noqa: E402
+from tests.helpers import copy_template
 
 BUDGET_MS = 150
 
@@ -160,16 +157,7 @@ def table(results: dict, runs: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--write", type=Path, help="rewrite the table in this markdown file")
-    options = parser.parse_args()
-
-    result = table(measure(options.runs), options.runs)
-    print(result)
-    if options.write:
-        replace_block(options.write, "login", result)
-    return 0
+    return run(__doc__.splitlines()[0], "login", 30, lambda runs: table(measure(runs), runs))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -21,13 +20,3 @@ def copy_template(dst: Path) -> Path:
         else:
             shutil.copy2(source, dst / name)
     return dst
-
-
-def replace_block(path: Path, name: str, text: str) -> None:
-    """Replace what stands between <!-- name:begin --> and <!-- name:end --> in path with text."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    content = path.read_text()
-    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
-    if not pattern.search(content):
-        raise SystemExit(f"{path} has no {begin} ... {end} block")
-    path.write_text(pattern.sub(lambda _: f"{begin}\n{text}\n{end}", content))

@@ -1,0 +1,54 @@
+"""What the benchmark scripts share: the command line, the results table, docs/performance.md."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# Importing this module lets the benchmarks import the template tests' helpers (tests.helpers).
+sys.path.insert(0, str(REPO))
+
+
+def replace_block(path: Path, name: str, text: str) -> None:
+    """Replace what stands between <!-- name:begin --> and <!-- name:end --> in path with text."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    content = path.read_text()
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(content):
+        raise SystemExit(f"{path} has no {begin} ... {end} block")
+    path.write_text(pattern.sub(lambda _: f"{begin}\n{text}\n{end}", content))
+
+
+def timing_table(timings: list[float], budget_seconds: float) -> str:
+    """A one-row markdown table: median, min and max of wall times, against the budget."""
+    median = statistics.median(timings)
+    verdict = "within" if median < budget_seconds else "OVER"
+    return "\n".join(
+        [
+            "| measured | runs | median | min | max | budget |",
+            "| --- | --- | --- | --- | --- | --- |",
+            f"| {date.today()} on {platform.machine()}, Python {platform.python_version()} "
+            f"| {len(timings)} | {median:.2f} s | {min(timings):.2f} s | {max(timings):.2f} s "
+            f"| {budget_seconds:.0f} s ({verdict}) |",
+        ]
+    )
+
+
+def run(description: str, block: str, default_runs: int, report: Callable[[int], str]) -> int:
+    """The benchmarks' command line: --runs N, and --write FILE to rewrite its block there."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=default_runs)
+    parser.add_argument("--write", type=Path, help="rewrite the table in this markdown file")
+    options = parser.parse_args()
+    result = report(options.runs)
+    print(result)
+    if options.write:
+        replace_block(options.write, block, result)
+    return 0
