@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import stat
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import copier
@@ -104,6 +108,56 @@ def test_ruff_finds_nothing(project, project_python):
         [project_python, "-m", "ruff", "format", "--check", "--no-cache", "."], cwd=project
     )
     assert formatting.returncode == 0, formatting.stdout + formatting.stderr
+
+
+TOOLS = Path(sys.executable).parent
+
+
+def test_the_pre_commit_configuration_is_valid_and_its_hooks_pass(project, tmp_path):
+    """pre-commit cannot fetch the hooks' repositories here, so the same tools, at the same
+    versions, run from PyPI on a copy of the project (several of them rewrite files)."""
+    config = project / ".pre-commit-config.yaml"
+    validated = run([TOOLS / "pre-commit", "validate-config", config], cwd=project)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    revs = dict(
+        re.findall(r"repo: https://github.com/\S+/(\S+)\n\s+rev: \"?v?([\d.]+)", config.read_text())
+    )
+    for hooks, package in [
+        ("ruff-pre-commit", "ruff"),
+        ("pre-commit-hooks", "pre-commit-hooks"),
+        ("django-upgrade", "django-upgrade"),
+        ("bandit", "bandit"),
+        ("detect-secrets", "detect-secrets"),
+    ]:
+        assert revs[hooks] == version(package), f"{hooks} rev differs from the tested {package}"
+
+    # A fresh clone of the project, as the hooks see it: what git tracks (no .env, no database).
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert run(["git", "init", "--quiet"], cwd=copy).returncode == 0
+    assert run(["git", "add", "--all"], cwd=copy).returncode == 0
+    files = [copy / name for name in run(["git", "ls-files"], cwd=copy).stdout.split()]
+    python_files = [path for path in files if path.suffix == ".py"]
+    commands = [
+        ["check-added-large-files", *files],
+        ["check-merge-conflict", *files],
+        ["check-toml", copy / "pyproject.toml"],
+        ["check-yaml", *[path for path in files if path.suffix in {".yml", ".yaml"}]],
+        ["detect-private-key", *files],
+        ["end-of-file-fixer", *files],
+        ["trailing-whitespace-fixer", *files],
+        ["django-upgrade", "--target-version", "6.1", *python_files],
+        ["bandit", "--configfile", "pyproject.toml", "--severity-level", "medium", "-q", "-r", "."],
+    ]
+    for command in commands:
+        result = run([TOOLS / command[0], *command[1:]], cwd=copy)
+        assert result.returncode == 0, f"{command[0]}: {result.stdout}{result.stderr}"
+
+    scan = run(
+        [TOOLS / "detect-secrets", "scan", "--exclude-files", r"^(requirements/.*\.txt|tests/.*)$"],
+        cwd=copy,
+    )
+    assert json.loads(scan.stdout)["results"] == {}
 
 
 def test_the_generated_test_suite_passes(project, project_python):

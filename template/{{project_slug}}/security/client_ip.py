@@ -20,7 +20,7 @@ def client_ip(request: HttpRequest) -> str:
     if count == 0:
         return _parse(remote_addr) or remote_addr
     # Several X-Forwarded-For headers in one request arrive joined by commas, in order.
-    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
     hops = [hop for hop in hops if hop]
     if len(hops) >= count and (address := _parse(hops[-count])):
         return address
