@@ -24,6 +24,8 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "mfa": "totp",
         "mfa_required_for": "everyone",
         "open_signup": True,
+        "ci": "gitlab",
+        "dependency_updates": "renovate",
     },
     "vps-caddy": {
         "project_name": "Intranet Tools",
@@ -36,6 +38,8 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "python_version": "3.12",
         "mfa": "none",
         "open_signup": True,
+        "ci": "none",
+        "dependency_updates": "none",
     },
     "paas-platform": {
         "project_name": "O'Brien & Sons Shop",
@@ -48,6 +52,8 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "python_version": "3.13",
         "mfa": "totp_webauthn",
         "mfa_required_for": "everyone",
+        "ci": "github",
+        "dependency_updates": "renovate",
     },
     "docker-nginx-cdn": {
         "project_name": "Edge Portal",
@@ -57,5 +63,7 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "admin_path": "control",
         "mfa": "totp",
         "mfa_required_for": "staff",
+        "ci": "github",
+        "dependency_updates": "dependabot",
     },
 }

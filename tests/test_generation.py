@@ -27,7 +27,8 @@ PROD_ENV = {
     "DJANGO_MFA_KEY": "ZmFrZS1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0xMjM=",
 }
 
-JINJA_MARKERS = re.compile(r"\{\{|\{%|\{#")
+# GitHub Actions expressions (${{ ... }}) are not Jinja.
+JINJA_MARKERS = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 # Jinja's whitespace control has no meaning in Django templates: left there, it is residue.
 JINJA_ONLY_IN_DJANGO_TEMPLATES = re.compile(r"\{%-|-%\}|\{\{-|-\}\}|\{#-|-#\}|\bendraw\b|\{% raw")
 TEXT_SUFFIXES = {".py", ".toml", ".md", ".txt", ".in", ".yml", ".yaml", ".cfg", ".html", ".css", ""}

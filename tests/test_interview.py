@@ -73,6 +73,7 @@ BAD_ANSWERS = [
     ("trusted_proxy_count", 50, "not a plausible deployment"),
     ("python_version", "3.11", "Invalid choice"),
     ("hosting", "kubernetes", "Invalid choice"),
+    ("ci", "jenkins", "Invalid choice"),
 ]
 
 # Answers that must stay accepted: the validators may not be stricter than they claim.
@@ -127,6 +128,17 @@ def test_a_proxy_that_does_not_fit_the_hosting_is_refused(
         render(template_src, dst, hosting=hosting, proxy=proxy)
 
     assert expected in str(refused.value)
+    assert not dst.exists()
+
+
+@pytest.mark.parametrize("ci", ["gitlab", "none"])
+def test_dependabot_is_refused_without_github(template_src, tmp_path, ci):
+    dst = tmp_path / "project"
+
+    with pytest.raises(ValueError, match="dependency_updates") as refused:
+        render(template_src, dst, ci=ci, dependency_updates="dependabot")
+
+    assert "only with ci github" in str(refused.value)
     assert not dst.exists()
 
 
