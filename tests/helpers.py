@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 # What Copier reads: everything else in the repository is the template's own tooling.
 TEMPLATE_FILES = ["copier.yml", "template", "hooks"]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def copy_template(dst: Path) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .conftest import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from .helpers import REPO, free_port
 
 
 def get(url: str) -> tuple[int, str]:

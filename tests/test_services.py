@@ -19,12 +19,7 @@ import pytest
 
 from .answer_sets import ANSWER_SETS
 from .conftest import run
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from .helpers import free_port
 
 
 def as_postgres(command: list[str]) -> list[str]:
