@@ -11,7 +11,6 @@ Budget: median under 150 ms.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -22,9 +21,9 @@ from datetime import date
 from pathlib import Path
 
 import copier
-from common import REPO, run
+from common import run
 
-from tests.helpers import copy_template
+from tests.helpers import copy_template, project_env_dir
 
 BUDGET_MS = 150
 
@@ -100,9 +99,7 @@ PASSWORD_HASHERS = json.loads(os.environ.get("DJANGO_TEST_HASHERS", "[]")) or PA
 
 def find_project_python() -> Path:
     """The generated projects' virtualenv that the test suite built for the current lock file."""
-    lock = REPO / "template" / "requirements" / "dev.txt"
-    digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:12]
-    python = REPO / ".cache" / f"project-env-py3.12-{digest}" / "bin" / "python"
+    python = project_env_dir("3.12") / "bin" / "python"
     if not python.exists():
         sys.exit(
             "No project virtualenv for the current lock file in .cache: run `make test` first."

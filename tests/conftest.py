@@ -3,7 +3,6 @@ Python environment (built once, from the hashed lock file), and a project genera
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -15,10 +14,8 @@ import copier
 import pytest
 from filelock import FileLock
 
-from .helpers import REPO, copy_template
+from .helpers import CACHE, LOCK_FILE, REPO, copy_template, project_env_dir
 
-LOCK_FILE = REPO / "template" / "requirements" / "dev.txt"
-CACHE = REPO / ".cache"
 DEFAULT_PYTHON_VERSION = "3.12"
 
 
@@ -70,8 +67,7 @@ def project_python_for() -> ProjectPython:
             text=True,
             check=True,
         ).stdout.strip()
-        digest = hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()[:12]
-        env_dir = CACHE / f"project-env-py{actual}-{digest}"
+        env_dir = project_env_dir(actual)
         python = env_dir / "bin" / "python"
         with FileLock(str(CACHE / f"project-env-py{actual}.lock")):
             # Environments of earlier lock files are of no further use.

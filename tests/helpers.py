@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import socket
 from pathlib import Path
@@ -9,6 +10,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # What Copier reads: everything else in the repository is the template's own tooling.
 TEMPLATE_FILES = ["copier.yml", "template", "hooks"]
+
+
+CACHE = REPO / ".cache"
+LOCK_FILE = REPO / "template" / "requirements" / "dev.txt"
+
+
+def project_env_dir(python_version: str) -> Path:
+    """The generated projects' virtualenv for a Python version and the current dev lock file."""
+    digest = hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()[:12]
+    return CACHE / f"project-env-py{python_version}-{digest}"
 
 
 def free_port() -> int:
