@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/copier_copy.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/copier_update.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/login.py --write docs/performance.md
+	$(VENV)/bin/python benchmarks/lockout.py --write docs/performance.md
 
 clean:
 	rm -rf $(VENV) .cache

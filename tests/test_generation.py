@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from .answer_sets import ANSWER_SETS
-from .conftest import run
+from .services import run
 
 PROD_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.prod",
@@ -167,6 +167,28 @@ def test_the_generated_test_suite_passes(project, project_python):
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
     assert "skipped" not in result.stdout
+
+
+def test_every_test_the_security_doc_names_exists(project):
+    """docs/security.md names the test that proves each control, as `test_x.py::test_y` or, for
+    the same file again, `::test_y`; each must be a test of the generated suite."""
+    doc = (project / "docs" / "security.md").read_text()
+    named = []
+    for row in (line for line in doc.splitlines() if line.startswith("|")):
+        current = None
+        for module, test in re.findall(r"`(test_\w+\.py)?::(test_\w+)`", row):
+            current = module or current
+            assert current, f"`::{test}` without a file before it in: {row}"
+            named.append((current, test))
+    assert len(named) > 20
+    missing = [
+        f"{module}::{test}"
+        for module, test in named
+        if not re.search(
+            rf"^def {test}\(", (project / "tests" / module).read_text(errors="replace"), re.M
+        )
+    ]
+    assert missing == []
 
 
 def test_check_deploy_is_clean_with_prod_settings(project, project_python):

@@ -13,7 +13,7 @@ import pexpect
 import pytest
 from copier.errors import TaskError
 
-from .conftest import run
+from .services import run
 
 COPIER = Path(sys.executable).parent / "copier"
 

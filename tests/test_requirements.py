@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, run
+from .conftest import REPO
+from .services import run
 
 REQUIREMENTS = REPO / "template" / "requirements"
 LAYERS = ["base", "prod", "dev"]

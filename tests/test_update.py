@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from .answer_sets import ANSWER_SETS
-from .conftest import run
 from .helpers import REPO, TEMPLATE_FILES, copy_template
+from .services import run
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
