@@ -167,9 +167,9 @@ def table(results: dict, runs: int) -> str:
             f"{BUDGET_MS} ms ({verdict}).",
             "",
             f"A failed sign-in takes {known:.0f} ms (median) for an address with an account and "
-            f"{unknown:.0f} ms for one without (ratio {unknown / known:.2f}): Django's dummy hash "
-            "for unknown addresses costs what a real check does, so the time does not tell them "
-            "apart.",
+            f"{unknown:.0f} ms for one without\n(ratio {unknown / known:.2f}): Django's dummy "
+            "hash for unknown addresses costs what a real check does, so the time does not tell "
+            "them apart.",
         ]
     )
 
