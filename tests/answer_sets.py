@@ -38,6 +38,7 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "python_version": "3.12",
         "mfa": "none",
         "open_signup": True,
+        "sentry": False,
         "ci": "none",
         "dependency_updates": "none",
     },
@@ -57,6 +58,8 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
     },
     "docker-nginx-cdn": {
         "project_name": "Edge Portal",
+        # The longest slug the interview accepts: every generated line must still fit.
+        "project_slug": "edge_portal_customer_self_service_centre",
         "hosting": "docker",
         "proxy": "nginx",
         "trusted_proxy_count": 5,

@@ -3,47 +3,57 @@
 django-axes records each failed password check in the database (AccessAttempt, AccessFailureLog)
 and, once the limit is reached, refuses further attempts before the password is checked. Its
 authentication backend comes first in AUTHENTICATION_BACKENDS, so the site's login, the admin's
-(which is the same login) and reauthentication all go through it. This module adds:
+(which is the same login), reauthentication and the change-password form all go through it. This
+module adds:
 
-- Two thresholds. AXES_FAILURE_LIMIT failures for one address from one client IP lock that pair,
-  so an attacker elsewhere cannot lock the owner out. LOGIN_IP_FAILURE_LIMIT failures from one
-  client IP, whatever the address, lock that IP: credential stuffing tries many addresses a few
-  times each.
+- Two thresholds. AXES_FAILURE_LIMIT failures for one address from one client address lock that
+  pair, so an attacker elsewhere cannot lock the owner out. LOGIN_IP_FAILURE_LIMIT failures from
+  one client address, whatever the account, lock that address: credential stuffing tries many
+  accounts a few times each. An IPv6 client counts as its /64, which one subscriber usually holds
+  whole: otherwise every address of it would be a fresh client.
 - A limit that holds under concurrency. axes counts a failure after the password was checked, so
   requests that arrive together all pass its check before any of them is counted. Here each
   attempt first takes a place in the shared cache, and is refused when the failures recorded plus
   the attempts in flight would pass a limit. The place is given back when the request ends, after
-  its failure, if any, was recorded: at most the limit of attempts ever reaches the password hasher.
-- The addresses compared as allauth looks them up (case-insensitively), the client IP of
-  security/client_ip.py, events in the security log, and a 429 page that says when to retry and
-  nothing about whether the account exists.
+  its failure, if any, was recorded: at most the limit of attempts ever reaches the password
+  hasher. Places are counted in two-minute periods that expire on their own, so a place that a
+  killed worker never gave back is forgotten within four minutes.
+- The address compared as allauth looks it up (case-insensitively), events in the security log, and
+  a 429 page that says when to retry and nothing about whether the account exists.
 """
 
-import contextlib
 import hashlib
 import logging
 import math
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from ipaddress import IPv6Address, IPv6Network, ip_address
 
+from allauth.account.models import EmailAddress
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Max, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from .client_ip import client_ip
 from .events import log_event
 
-# How long a place taken by an attempt survives if its worker dies before giving it back. Longer
-# than any request may run (gunicorn kills a worker after its 30-second timeout), so that a live
-# attempt's place never expires under it.
-PLACE_LIFETIME = 120
+# Places in flight are counted per period of PLACE_PERIOD seconds, in keys that live two periods:
+# an attempt counts the places of the current and the previous period, and gives its place back to
+# the period it took it in. No request runs longer than a period (gunicorn kills a worker after its
+# 30-second timeout), so a live place is always counted.
+PLACE_PERIOD = 120
+# An attempt refused only because others for the same account are in flight may retry this soon.
+BUSY_RETRY_SECONDS = 5
+# The longest address there is (RFC 5321); axes stores what is typed in 255 characters.
+LONGEST_ADDRESS = 254
 
 
 def attempted_login(request: HttpRequest | None, credentials: dict | None) -> str | None:
@@ -55,7 +65,20 @@ def attempted_login(request: HttpRequest | None, credentials: dict | None) -> st
         login = request.POST.get("login")
     if not isinstance(login, str) or not login.strip():
         return None
-    return login.strip().lower()
+    return login.strip().lower()[:LONGEST_ADDRESS]
+
+
+def lockout_address(request: HttpRequest) -> str:
+    """AXES_CLIENT_IP_CALLABLE: the client's address (security/client_ip.py), an IPv6 address as
+    the network address of its /64."""
+    address = client_ip(request)
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, IPv6Address):
+        return str(IPv6Network(f"{parsed}/64", strict=False).network_address)
+    return address
 
 
 class LockoutHandler(AxesDatabaseHandler):
@@ -75,6 +98,11 @@ class LockoutHandler(AxesDatabaseHandler):
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs) -> None:
         if request is None:
             return super().user_login_failed(sender, credentials, request, **kwargs)
+        if getattr(request, "login_busy", False):
+            # Refused because other attempts for this account were in flight: not a lockout,
+            # nothing to record.
+            log_event("login.refused_busy", request, level=logging.WARNING)
+            return None
         refused = request.axes_locked_out
         super().user_login_failed(sender, credentials, request, **kwargs)
         if refused:
@@ -126,22 +154,25 @@ class LockoutHandler(AxesDatabaseHandler):
                 "back their place, and would lock out everyone in turn."
             )
         username = get_client_username(request, credentials) or ""
-        ip_address = request.axes_ip_address
-        keys = [
-            _place_key("pair", f"{username}\n{ip_address}"),
-            _place_key("ip", ip_address),
-        ]
+        client = request.axes_ip_address
+        period = int(time.time()) // PLACE_PERIOD
+        counters = [_place_key("pair", f"{username}\n{client}"), _place_key("ip", client)]
         # The places are counted before the failures are read: an attempt that finishes in
         # between is then counted twice, never not at all.
-        in_flight = [_take(key) for key in keys]
+        in_flight = [_take(counter, period) for counter in counters]
         failures = self._recent_failures(request, credentials)
+        taken = [f"{counter}:{period}" for counter in counters]
         if any(
             recorded + flying > limit
             for recorded, flying, limit in zip(failures, in_flight, _limits(), strict=True)
         ):
-            _give_back(keys)
+            _give_back(taken)
+            # Locked if the recorded failures alone reach a limit; otherwise only busy.
+            request.login_busy = not any(
+                recorded >= limit for recorded, limit in zip(failures, _limits(), strict=True)
+            )
             return False
-        places.extend(keys)
+        places.extend(taken)
         return True
 
 
@@ -167,9 +198,16 @@ def lockout_response(
 ) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: 429 with a page saying when to try again. The same page whether or
     not an account has the address, and no address on it."""
-    retry_at = _locked_until(request)
+    if getattr(request, "login_busy", False):
+        retry_at = timezone.now() + timedelta(seconds=BUSY_RETRY_SECONDS)
+    else:
+        retry_at = _locked_until(request)
     seconds = max(1, math.ceil((retry_at - timezone.now()).total_seconds()))
-    context = {"retry_at": retry_at, "minutes": math.ceil(seconds / 60)}
+    context = {
+        "busy": getattr(request, "login_busy", False),
+        "retry_at": retry_at,
+        "minutes": math.ceil(seconds / 60),
+    }
     response = render(request, "security/locked_out.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response
@@ -195,11 +233,13 @@ def _locked_until(request: HttpRequest) -> datetime:
 
 
 def _account_id(login: str | None) -> int | None:
-    """The id of the account with this address, for the security log (never the address itself,
-    which may be a password typed into the wrong field)."""
+    """The id of the account with this address (primary or not), for the security log: logs are
+    kept longer and by more people than the database's AccessAttempt rows, so they name accounts
+    by id and hold no address."""
     if not login:
         return None
-    return get_user_model().objects.filter(email__iexact=login).values_list("pk", flat=True).first()
+    # allauth stores addresses in lower case, as attempted_login gives them: an index lookup.
+    return EmailAddress.objects.filter(email=login).values_list("user_id", flat=True).first()
 
 
 def _place_key(kind: str, value: str) -> str:
@@ -207,17 +247,17 @@ def _place_key(kind: str, value: str) -> str:
     return f"lockout:in-flight:{kind}:{digest}"
 
 
-def _take(key: str) -> int:
-    """Count one more attempt in flight under key, atomically (INCR in Redis), and return the
-    count, this attempt included."""
+def _take(counter: str, period: int) -> int:
+    """Take a place under counter in this period, atomically (INCR in Redis); return the places
+    in flight, this one included: this period's and the previous one's."""
+    key = f"{counter}:{period}"
     for _ in range(3):
-        cache.add(key, 0, timeout=PLACE_LIFETIME)
+        cache.add(key, 0, timeout=2 * PLACE_PERIOD)
         try:
-            count = cache.incr(key)
+            taken = cache.incr(key)
         except ValueError:
             continue  # the key expired between add() and incr(): start it again
-        cache.touch(key, timeout=PLACE_LIFETIME)
-        return count
+        return taken + (cache.get(f"{counter}:{period - 1}") or 0)
     raise RuntimeError(
         "The default cache does not keep counts (is it the dummy cache?): sign-in attempts cannot "
         "be limited, so none is allowed."
@@ -225,7 +265,16 @@ def _take(key: str) -> int:
 
 
 def _give_back(keys: list[str]) -> None:
+    """Give back each place; one that cannot be given back (its key expired, the cache is down)
+    is forgotten when its period ends, and must not stop the others or fail the request."""
     for key in keys:
-        # A key that expired took its count with it.
-        with contextlib.suppress(ValueError):
+        try:
             cache.decr(key)
+        except ValueError:
+            pass  # expired, and its count with it
+        except Exception as error:
+            log_event(
+                "lockout.place_not_given_back",
+                level=logging.ERROR,
+                error=f"{type(error).__name__}: {error}"[:300],
+            )
