@@ -1,0 +1,165 @@
+"""In a real browser: the generated project's pages work under its Content Security Policy.
+
+Debian's Chromium, headless (--no-sandbox --disable-gpu --disable-background-networking, an empty
+profile), driven by Playwright, goes through the home page, the sign-in, the enrolment of an
+authenticator app that staff must have, the admin index and a change form whose JavaScript must run.
+Every violation shows twice: Chromium writes it to the console, and sends a report to the project's
+/csp-report/ endpoint. The test collects both, and there must be none.
+
+The project runs under `manage.py runserver` with its development settings, which keep the policy
+of the base settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import shutil
+import struct
+import subprocess
+import time
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from .helpers import free_port
+from .services import wait_for_port
+
+CHROMIUM = shutil.which("chromium")
+STAFF = "staff@example.org"
+PASSWORD = "correct horse battery staple"  # noqa: S105 (the test account's)
+
+CREATE_STAFF = f"""
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+
+user = get_user_model().objects.create_superuser({STAFF!r}, {PASSWORD!r})
+EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+"""
+
+
+def totp(secret: str, at: float | None = None) -> str:
+    """The code an authenticator app shows for secret (RFC 6238: SHA-1, 30 s, 6 digits)."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = struct.pack(">Q", int((time.time() if at is None else at) // 30))
+    digest = hmac.new(key, counter, hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def test_totp_matches_rfc_6238():
+    # RFC 6238, appendix B: the SHA-1 secret "12345678901234567890" at 59 s gives 94287082.
+    secret = base64.b32encode(b"12345678901234567890").decode()
+    assert totp(secret, at=59) == "287082"
+
+
+@pytest.fixture
+def served_project(generate, project_python, tmp_path):
+    if CHROMIUM is None:
+        pytest.fail("Chromium is not installed (Debian: chromium; .ci/run installs it)")
+    project = generate()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev"}
+    for command in (["migrate", "--noinput"], ["shell", "-c", CREATE_STAFF]):
+        done = subprocess.run(
+            [project_python, "manage.py", *command],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    port = free_port()
+    log = (tmp_path / "runserver.log").open("w")
+    server = subprocess.Popen(
+        [project_python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=project,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, server, "runserver")
+        yield f"http://127.0.0.1:{port}", tmp_path / "runserver.log"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+def test_the_pages_work_under_the_policy_in_chromium(served_project, tmp_path):
+    base, server_log = served_project
+    console = []
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            tmp_path / "profile",
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                # Reports of the Reporting API leave at once instead of in a minute.
+                "--short-reporting-delay",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            page.on("console", lambda message: console.append(message.text))
+
+            page.goto(f"{base}/")
+            assert page.locator("h1").inner_text() == "My Site"
+
+            page.goto(f"{base}/accounts/login/")
+            page.fill("input[name=login]", STAFF)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("main form button[type=submit]")
+            page.wait_for_load_state()
+
+            # Staff must enrol a second factor before anything else, after confirming the
+            # password again.
+            page.goto(f"{base}/accounts/2fa/totp/activate/")
+            assert "/accounts/reauthenticate/" in page.url
+            page.fill("input[name=password]", PASSWORD)
+            page.click("main form button[type=submit]")
+            page.wait_for_load_state()
+            secret = page.input_value("#authenticator_secret")
+            assert page.locator("img[src^='data:image/svg+xml']").count() == 1
+            page.fill("input[name=code]", totp(secret))
+            page.click("main form button[type=submit]")
+            page.wait_for_load_state()
+
+            page.goto(f"{base}/backoffice/")
+            assert page.locator("body").inner_text().count("Site administration") >= 1
+
+            page.goto(f"{base}/backoffice/accounts/user/1/change/")
+            # The admin's JavaScript ran: SelectFilter2.js turns the groups and permissions
+            # lists into two-pane filters, and theme.js marks the page with its colour theme.
+            page.wait_for_selector(".selector-available", timeout=10_000)
+            assert page.locator(".selector-chooseall").count() >= 1
+            assert page.locator("html[data-theme]").count() == 1
+
+            # Reports are sent in the background; give them a moment to arrive.
+            page.wait_for_timeout(1000)
+            violations = [text for text in console if "Content Security Policy" in text]
+            assert violations == [], violations
+            assert "csp.violation" not in server_log.read_text()
+
+            # An injected inline script is blocked, and its report reaches the security log.
+            page.evaluate(
+                "document.body.appendChild(Object.assign("
+                "document.createElement('script'), {textContent: 'window.injected = 1'}))"
+            )
+            assert page.evaluate("window.injected") is None
+            deadline = time.monotonic() + 15
+            while "csp.violation" not in server_log.read_text() and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+        finally:
+            browser.close()
+
+    [logged] = [line for line in server_log.read_text().splitlines() if "csp.violation" in line]
+    assert "blocked=inline" in logged
+    assert "directive=script-src-elem" in logged
