@@ -22,7 +22,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,11 +40,11 @@ from login import find_project_python
 from tests.helpers import copy_template, free_port
 from tests.services import (
     create_database,
+    gunicorn,
     live_site,
     postgres_server,
     project_bin,
     redis_server,
-    wait_for_port,
 )
 
 BUDGET = 0.90
@@ -136,33 +135,9 @@ def start_vanilla(folder: Path, python: Path) -> Path:
 def vanilla_site(project: Path, python: Path) -> Iterator[Server]:
     """Serve the vanilla project with live_site's gunicorn command and environment."""
     server = Server("vanilla", free_port(), project / "gunicorn.log")
-    with server.log.open("w") as log:
-        process = subprocess.Popen(
-            [
-                project_bin(python, "gunicorn"),
-                "vanilla.wsgi",
-                f"--bind=127.0.0.1:{server.port}",
-                f"--workers={WORKERS}",
-                f"--threads={THREADS}",
-                "--worker-class=gthread",
-                "--timeout=60",
-            ],
-            cwd=project,
-            env={
-                **os.environ,
-                "DJANGO_SETTINGS_MODULE": "vanilla.settings",
-                "PYTHONDONTWRITEBYTECODE": "1",
-            },
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_port(server.port, process, "gunicorn (vanilla)")
+    env = {"DJANGO_SETTINGS_MODULE": "vanilla.settings", "PYTHONDONTWRITEBYTECODE": "1"}
+    with gunicorn(project, python, "vanilla.wsgi", server.port, server.log, env, WORKERS, THREADS):
         yield server
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def fail(server: Server, problem: str) -> NoReturn:

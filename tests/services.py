@@ -251,13 +251,29 @@ def live_site(
         if done.returncode != 0:
             raise ServiceError(f"manage.py {step[0]} failed:\n{done.stdout}\n{done.stderr}")
     site.port = free_port()
-    gunicorn = project_bin(python, "gunicorn")
-    with site.log.open("w") as log:
+    with gunicorn(project, python, "config.wsgi", site.port, site.log, env, workers, threads):
+        yield site
+
+
+@contextmanager
+def gunicorn(
+    project: Path,
+    python: Path,
+    wsgi: str,
+    port: int,
+    log_path: Path,
+    env: dict[str, str],
+    workers: int = 3,
+    threads: int = 8,
+) -> Iterator[None]:
+    """Serve the WSGI module wsgi of project on loopback, as production does (gthread workers),
+    until the block ends."""
+    with log_path.open("w") as log:
         process = subprocess.Popen(
             [
-                gunicorn,
-                "config.wsgi",
-                f"--bind=127.0.0.1:{site.port}",
+                project_bin(python, "gunicorn"),
+                wsgi,
+                f"--bind=127.0.0.1:{port}",
                 f"--workers={workers}",
                 f"--threads={threads}",
                 "--worker-class=gthread",
@@ -270,8 +286,8 @@ def live_site(
             start_new_session=True,
         )
     try:
-        wait_for_port(site.port, process, "gunicorn")
-        yield site
+        wait_for_port(port, process, f"gunicorn ({wsgi})")
+        yield
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
