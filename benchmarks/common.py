@@ -26,6 +26,25 @@ def replace_block(path: Path, name: str, text: str) -> None:
     path.write_text(pattern.sub(lambda _: f"{begin}\n{text}\n{end}", content))
 
 
+def find_project_python(version: str = "3.12") -> Path:
+    """The generated projects' virtualenv for a Python version, as the test suite built it for
+    the current lock file."""
+    from tests.helpers import project_env_dir
+
+    python = project_env_dir(version) / "bin" / "python"
+    if not python.exists():
+        sys.exit(
+            f"No Python {version} virtualenv for the current lock file in .cache: run `make test` "
+            "first."
+        )
+    return python
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile of values (the nearest rank below)."""
+    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
+
+
 def timing_table(timings: list[float], budget_seconds: float) -> str:
     """A one-row markdown table: median, min and max of wall times, against the budget."""
     median = statistics.median(timings)

@@ -27,8 +27,7 @@ from datetime import date
 from pathlib import Path
 
 import copier
-from common import run
-from login import find_project_python
+from common import find_project_python, p95, run
 
 from tests.helpers import copy_template
 from tests.services import create_database, live_site, postgres_server, redis_server
@@ -103,10 +102,6 @@ def sign_in_times(scratch: Path, python: Path, postgres: str, redis: str) -> dic
                 if attempt >= 5:  # the first ones warm the workers
                     times[name].append(elapsed)
     return times
-
-
-def p95(values: list[float]) -> float:
-    return sorted(values)[int(len(values) * 0.95) - 1]
 
 
 def report(runs: int) -> str:

@@ -21,9 +21,9 @@ from datetime import date
 from pathlib import Path
 
 import copier
-from common import run
+from common import find_project_python, run
 
-from tests.helpers import copy_template, project_env_dir
+from tests.helpers import copy_template
 
 BUDGET_MS = 150
 
@@ -109,16 +109,6 @@ import json, os
 from config.settings.test import *  # noqa
 PASSWORD_HASHERS = json.loads(os.environ.get("DJANGO_TEST_HASHERS", "[]")) or PASSWORD_HASHERS
 """
-
-
-def find_project_python() -> Path:
-    """The generated projects' virtualenv that the test suite built for the current lock file."""
-    python = project_env_dir("3.12") / "bin" / "python"
-    if not python.exists():
-        sys.exit(
-            "No project virtualenv for the current lock file in .cache: run `make test` first."
-        )
-    return python
 
 
 def measure(runs: int) -> dict:

@@ -26,8 +26,7 @@ from itertools import count
 from pathlib import Path
 
 import copier
-from common import run
-from login import find_project_python
+from common import find_project_python, p95, run
 
 from tests.helpers import copy_template
 from tests.services import create_database, live_site, postgres_server, redis_server
@@ -77,10 +76,6 @@ def level(site, clients: int, per_client: int, addresses: count) -> tuple[float,
     with ThreadPoolExecutor(max_workers=clients) as pool:
         latencies = [latency for batch in pool.map(client, range(clients)) for latency in batch]
     return len(latencies) / (time.perf_counter() - start), latencies
-
-
-def p95(values: list[float]) -> float:
-    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
 
 
 def report(per_client: int) -> str:

@@ -22,22 +22,12 @@ from datetime import date
 from pathlib import Path
 
 import copier
-from common import run
+from common import find_project_python, run
 
 from tests.answer_sets import ANSWER_SETS
-from tests.helpers import copy_template, project_env_dir
+from tests.helpers import copy_template
 
 BUDGET_SECONDS = 30
-
-
-def project_python(version: str) -> Path:
-    python = project_env_dir(version) / "bin" / "python"
-    if not python.exists():
-        sys.exit(
-            f"No Python {version} virtualenv for the current lock file in .cache: run `make test` "
-            "first."
-        )
-    return python
 
 
 def time_suite(project: Path, python: Path) -> tuple[float, int]:
@@ -73,7 +63,7 @@ def report(runs: int) -> str:
             copier.run_copy(
                 str(template), project, data=answers, defaults=True, unsafe=True, quiet=True
             )
-            python = project_python(str(answers.get("python_version", "3.12")))
+            python = find_project_python(str(answers.get("python_version", "3.12")))
             timings, tests = [], 0
             for _ in range(runs):
                 elapsed, tests = time_suite(project, python)

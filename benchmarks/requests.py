@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import copier
-from common import run
-from login import find_project_python
+from common import find_project_python, run
 
 from tests.helpers import copy_template, free_port
 from tests.services import (
