@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import mail_admins
 
+from .counting import increment
 from .events import log_event
 
 ALERT_QUIET_SECONDS = 60 * 60
@@ -80,8 +81,7 @@ class AlertHandler(logging.Handler):
 def _due(event: str, rule: Rule, details: dict[str, Any]) -> bool:
     """Count this event; True when the count reaches the threshold and the rule is not quiet."""
     key = f"alerts:{event}:{details.get(rule.per, '') if rule.per else 'site'}"
-    cache.add(key, 0, timeout=rule.window)
-    if cache.incr(key) < rule.threshold:
+    if increment(key, timeout=rule.window) < rule.threshold:
         return False
     # The first to reach the threshold alerts; the others find the rule quiet.
     return cache.add(f"{key}:quiet", 1, timeout=ALERT_QUIET_SECONDS)

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .client_ip import client_ip
+from .counting import increment
 from .events import log_event
 
 REPORT_TYPES = {"application/csp-report", "application/reports+json"}
@@ -51,12 +52,7 @@ def csp_report(request: HttpRequest) -> HttpResponse:
 
 
 def _within_rate(address: str) -> bool:
-    key = f"csp-reports:{address}"
-    cache.add(key, 0, timeout=60)
-    try:
-        return cache.incr(key) <= REPORTS_PER_MINUTE
-    except ValueError:
-        return True  # the minute ended between add() and incr()
+    return increment(f"csp-reports:{address}", timeout=60) <= REPORTS_PER_MINUTE
 
 
 def _violations(content_type: str, data) -> list[dict]:

@@ -43,6 +43,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from .client_ip import client_ip
+from .counting import increment
 from .events import log_event
 
 # Places in flight are counted per period of PLACE_PERIOD seconds, in keys that live two periods:
@@ -248,20 +249,10 @@ def _place_key(kind: str, value: str) -> str:
 
 
 def _take(counter: str, period: int) -> int:
-    """Take a place under counter in this period, atomically (INCR in Redis); return the places
-    in flight, this one included: this period's and the previous one's."""
-    key = f"{counter}:{period}"
-    for _ in range(3):
-        cache.add(key, 0, timeout=2 * PLACE_PERIOD)
-        try:
-            taken = cache.incr(key)
-        except ValueError:
-            continue  # the key expired between add() and incr(): start it again
-        return taken + (cache.get(f"{counter}:{period - 1}") or 0)
-    raise RuntimeError(
-        "The default cache does not keep counts (is it the dummy cache?): sign-in attempts cannot "
-        "be limited, so none is allowed."
-    )
+    """Take a place under counter in this period; return the places in flight, this one
+    included: this period's and the previous one's."""
+    taken = increment(f"{counter}:{period}", timeout=2 * PLACE_PERIOD)
+    return taken + (cache.get(f"{counter}:{period - 1}") or 0)
 
 
 def _give_back(keys: list[str]) -> None:
