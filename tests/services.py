@@ -229,10 +229,26 @@ def live_site(
 ) -> Iterator[LiveSite]:
     """Serve project with production settings plus `settings` (Python appended to a settings
     module that imports config.settings.prod) and `environ` under gunicorn; stop it on exit."""
+    site = prepare_site(project, python, database_url, redis_url, settings, environ)
+    site.port = free_port()
+    with gunicorn(project, python, "config.wsgi", site.port, site.log, site.env, workers, threads):
+        yield site
+
+
+def prepare_site(
+    project: Path,
+    python: Path,
+    database_url: str,
+    redis_url: str,
+    settings: str = "",
+    environ: dict[str, str] | None = None,
+    host: str = "www.example.com",
+) -> LiveSite:
+    """Make project ready to serve with production settings (see live_site): its environment,
+    migrated database and collected static files. Its port is 0 until a server is started."""
     (project / "live_settings.py").write_text(
         f"from config.settings.prod import *  # noqa: F403\n\n{settings}\n"
     )
-    host = "www.example.com"
     env = {
         "DJANGO_SETTINGS_MODULE": "live_settings",
         "DJANGO_SECRET_KEY": "live-" + os.urandom(32).hex(),
@@ -250,9 +266,7 @@ def live_site(
         done = site.manage(*step)
         if done.returncode != 0:
             raise ServiceError(f"manage.py {step[0]} failed:\n{done.stdout}\n{done.stderr}")
-    site.port = free_port()
-    with gunicorn(project, python, "config.wsgi", site.port, site.log, env, workers, threads):
-        yield site
+    return site
 
 
 @contextmanager

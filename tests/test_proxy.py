@@ -1,0 +1,653 @@
+"""The generated proxy configurations and systemd unit, checked by the real programs.
+
+- Every proxy answer's `deploy/` configuration loads in Debian's own server: `nginx -t`,
+  `apache2 -t` (the binary behind `apachectl -t`) with the modules the file names enabled, and
+  `caddy validate`. A test certificate stands in for Let's Encrypt's, and the compose network's
+  `app` for 127.0.0.1 (nginx resolves upstream names when it loads); nothing else is changed.
+- The systemd unit of `hosting: vps` rates 2.0 or lower in `systemd-analyze security`.
+- End to end, for nginx: the generated project runs under gunicorn with the generated
+  `deploy/gunicorn.conf.py` and production settings (PostgreSQL, Redis), behind the generated
+  nginx configuration, which listens on ports 80 and 443 of a network namespace of its own. A
+  client in that namespace checks what the proxy promises; the MDN HTTP Observatory scores the
+  site and testssl.sh grades its TLS, both reaching it by its real name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import copier
+import pytest
+from filelock import FileLock
+
+from .answer_sets import ANSWER_SETS
+from .helpers import CACHE
+from .services import ServiceError, create_database, prepare_site, project_bin
+
+OBSERVATORY_NPM = "@mdn/mdn-http-observatory@1.4.8"
+# The score the issue asks of the home page; 100 is a bare pass, bonuses add to it.
+OBSERVATORY_MINIMUM = 130
+
+# Proxy answers beyond the matrix's, so that each proxy is checked for both hostings that use it
+# and both ways of treating X-Forwarded-For.
+EXTRA_SETS: dict[str, dict[str, object]] = {
+    "vps-nginx-cdn": {"hosting": "vps", "proxy": "nginx", "trusted_proxy_count": 2},
+    "vps-apache": {"hosting": "vps", "proxy": "apache", "trusted_proxy_count": 1},
+    "docker-caddy-cdn": {"hosting": "docker", "proxy": "caddy", "trusted_proxy_count": 3},
+}
+PROXY_SETS = {
+    **{
+        name: answers for name, answers in ANSWER_SETS.items() if answers.get("proxy") != "platform"
+    },
+    **EXTRA_SETS,
+}
+CONFIG_FILES = {"nginx": "nginx.conf", "apache": "apache.conf", "caddy": "Caddyfile"}
+
+
+@dataclass
+class TLS:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_tls(folder: Path, *names: str) -> TLS:
+    """A test CA and a certificate it signs for names (ECDSA P-256), shaped like Let's
+    Encrypt's: valid for 90 days, with a CRL address and no OCSP address."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tls = TLS(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    ca_key, request, extensions = folder / "ca-key.pem", folder / "request.pem", folder / "ext.cnf"
+    extensions.write_text(
+        "subjectAltName=" + ",".join(f"DNS:{name}" for name in names) + "\n"
+        "extendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n"
+        "crlDistributionPoints=URI:http://crl.example.org/test-ca.crl\n"
+    )
+    key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+    for command in (
+        f"req -x509 {key} -keyout {ca_key} -out {tls.ca} -days 90 -subj /CN=fortress-test-CA"
+        " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign",
+        f"req -new {key} -keyout {tls.key} -out {request} -subj /CN={names[0]}",
+        f"x509 -req -in {request} -CA {tls.ca} -CAkey {ca_key} -CAcreateserial -out {tls.cert}"
+        f" -days 90 -extfile {extensions}",
+    ):
+        subprocess.run(["openssl", *command.split()], check=True, capture_output=True)
+    # nginx wants the chain in the certificate file, as Let's Encrypt's fullchain.pem has it.
+    tls.cert.write_text(tls.cert.read_text() + tls.ca.read_text())
+    return tls
+
+
+def replace_once(text: str, old: str, new: str) -> str:
+    """text with its one old replaced by new."""
+    assert text.count(old) == 1, f"expected {old!r} once"
+    return text.replace(old, new)
+
+
+def replace(text: str, old: str, new: str) -> str:
+    """text with every old replaced by new; old must be there."""
+    assert old in text, f"the generated configuration no longer contains {old!r}"
+    return text.replace(old, new)
+
+
+def site_config(project: Path, answers: dict[str, object], tls: TLS, upstream: str | None) -> str:
+    """The generated proxy configuration, with the test certificate for Let's Encrypt's and
+    upstream (when given) for gunicorn's address."""
+    proxy = answers.get("proxy", "nginx")
+    text = (project / "deploy" / CONFIG_FILES[proxy]).read_text()
+    domain = answers.get("domain_name", "example.com")
+    if proxy != "caddy":
+        live = f"/etc/letsencrypt/live/{domain}"
+        text = replace(text, f"{live}/fullchain.pem", str(tls.cert))
+        text = replace(text, f"{live}/privkey.pem", str(tls.key))
+    generated = "127.0.0.1:8000" if answers.get("hosting", "vps") == "vps" else "app:8000"
+    return replace(text, generated, upstream) if upstream else text
+
+
+def nginx_main(folder: Path, site: Path) -> Path:
+    """Debian's own /etc/nginx/nginx.conf with site as the one enabled site, and its pid, logs
+    and temporary files in folder: the generated file must fit beside Debian's http settings."""
+    debian = Path("/etc/nginx/nginx.conf").read_text()
+    for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (folder / temp).mkdir(parents=True, exist_ok=True)
+    temp_paths = "".join(f"\t{temp}_temp_path {folder}/{temp};\n" for temp in ("proxy", "fastcgi"))
+    temp_paths += "".join(f"\t{temp}_temp_path {folder}/{temp};\n" for temp in ("uwsgi", "scgi"))
+    temp_paths += f"\tclient_body_temp_path {folder}/body;\n"
+    main = folder / "nginx-main.conf"
+    main.write_text(
+        replace_once(debian, "user www-data;", "user root;")
+        .replace("pid /run/nginx.pid;", f"pid {folder}/nginx.pid;")
+        .replace("error_log /var/log/nginx/error.log;", f"error_log {folder}/error.log;")
+        .replace("access_log /var/log/nginx/access.log;", f"access_log {folder}/access.log;")
+        .replace("include /etc/nginx/sites-enabled/*;", f"{temp_paths}\tinclude {site};")
+    )
+    assert f"include {site};" in main.read_text()
+    return main
+
+
+APACHE_MODULES = [
+    # Debian's defaults, then what the site's install line enables.
+    *("mpm_event", "authz_core", "authz_host", "alias", "mime", "socache_shmcb", "filter"),
+    *("deflate", "ssl", "proxy", "proxy_http", "headers", "unique_id", "setenvif"),
+]
+
+
+def apache_main(folder: Path, site: Path) -> Path:
+    """An apache2.conf with Debian's modules and their settings (mods-available/*.conf, such
+    as ssl.conf's own SSLProtocol and SSLCipherSuite), including site after them as Debian's
+    apache2.conf includes sites-enabled."""
+    lines = [
+        f"ServerRoot {folder}",
+        "ServerName localhost",
+        f"PidFile {folder}/apache.pid",
+        f"ErrorLog {folder}/apache-error.log",
+        f"DefaultRuntimeDir {folder}",
+        f"Mutex file:{folder}",
+        "Listen 127.0.0.1:80",
+        "Listen 127.0.0.1:443",
+    ]
+    for name in APACHE_MODULES:
+        lines.append(f"LoadModule {name}_module /usr/lib/apache2/modules/mod_{name}.so")
+        settings = Path(f"/etc/apache2/mods-available/{name}.conf")
+        if settings.exists():
+            lines.append(f"Include {settings}")
+    lines.append(f"Include {site}")
+    main = folder / "apache-main.conf"
+    main.write_text("\n".join(lines) + "\n")
+    return main
+
+
+def need(program: str, package: str) -> str:
+    path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
+    if path is None:
+        pytest.fail(f"{program} is missing: install Debian's {package} (.ci/run does)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory) -> TLS:
+    return make_tls(tmp_path_factory.mktemp("tls"), "example.com")
+
+
+def proxy_sets():
+    return [pytest.param(name, id=name) for name in PROXY_SETS]
+
+
+@pytest.mark.parametrize("name", proxy_sets())
+def test_proxy_config_loads_in_the_real_server(name, template_src, tmp_path, tls):
+    answers = PROXY_SETS[name]
+    project = tmp_path / "project"
+    copier.run_copy(
+        str(template_src), project, data=answers, defaults=True, unsafe=True, quiet=True
+    )
+    proxy = answers.get("proxy", "nginx")
+    generated = {path.name for path in (project / "deploy").iterdir()}
+    assert CONFIG_FILES[proxy] in generated
+    assert not generated & (set(CONFIG_FILES.values()) - {CONFIG_FILES[proxy]})
+    site = tmp_path / "site.conf"
+    if proxy == "nginx":
+        site.write_text(site_config(project, answers, tls, "127.0.0.1:8000"))
+        command = [need("nginx", "nginx"), "-t", "-c", nginx_main(tmp_path, site)]
+        command += ["-e", tmp_path / "error.log"]
+        env = {}
+    elif proxy == "apache":
+        site.write_text(site_config(project, answers, tls, None))
+        command = [need("apache2", "apache2"), "-t", "-f", apache_main(tmp_path, site)]
+        env = {"APACHE_RUN_DIR": str(tmp_path)}
+    else:
+        site = tmp_path / "Caddyfile"
+        site.write_text(site_config(project, answers, tls, None))
+        command = [need("caddy", "caddy"), "validate", "--config", site, "--adapter", "caddyfile"]
+        env = {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+        if answers.get("trusted_proxy_count", 1) > 1:
+            env["CADDY_TRUSTED_PROXIES"] = "192.0.2.0/24 198.51.100.0/24"
+    result = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **env}, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    if proxy == "caddy" and answers.get("trusted_proxy_count", 1) > 1:
+        # Without the CDN's addresses Caddy refuses to start rather than trust no one.
+        env.pop("CADDY_TRUSTED_PROXIES")
+        result = subprocess.run(
+            command, capture_output=True, text=True, env={**os.environ, **env}, timeout=60
+        )
+        assert result.returncode != 0
+        assert "CADDY_TRUSTED_PROXIES-is-not-set" in result.stdout + result.stderr
+
+
+def test_systemd_unit_is_sandboxed(generate):
+    analyze = need("systemd-analyze", "systemd")
+    project = generate(project_slug="edge_portal_customer_self_service_centre")
+    unit = project / "deploy" / "edge_portal_customer_self_service_centre.service"
+    result = subprocess.run(
+        [analyze, "security", "--offline=true", "--no-pager", unit],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    exposure = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert exposure, result.stdout + result.stderr
+    assert float(exposure.group(1)) <= 2.0, result.stdout
+    text = unit.read_text()
+    # A system user name has at most 32 characters.
+    assert "\nUser=edge_portal_customer_self_servic\n" in text
+    assert "--config deploy/gunicorn.conf.py" in text
+    assert "\nNoNewPrivileges=yes\n" in text
+
+
+def test_no_proxy_files_for_paas(generate):
+    project = generate(hosting="paas", proxy="platform")
+    assert sorted(path.name for path in (project / "deploy").iterdir()) == ["gunicorn.conf.py"]
+
+
+# End to end through nginx. -------------------------------------------------------------------
+
+DOMAIN = "example.com"
+GZIP = {"Accept-Encoding": "gzip"}
+
+# Run in the namespace as `python -c PROBE REQUESTS CA`: each request goes to 127.0.0.1 on port 80
+# or 443 (TLS with the given SNI name, verified against CA) and its answer, or the error that
+# ended it, is printed as JSON. A request with "content_length" sends only its headers.
+PROBE = r"""
+import http.client, json, socket, ssl, sys
+
+requests, ca = json.loads(sys.argv[1]), sys.argv[2]
+answers = []
+for request in requests:
+    try:
+        sock = socket.create_connection(("127.0.0.1", request["port"]), timeout=30)
+        if request["port"] == 443:
+            context = ssl.create_default_context(cafile=ca)
+            sock = context.wrap_socket(sock, server_hostname=request.get("sni", "example.com"))
+        connection = http.client.HTTPConnection("example.com")
+        connection.sock = sock
+        headers = {"Host": "example.com", **request.get("headers", {})}
+        body = request.get("body")
+        if "content_length" in request:
+            connection.putrequest(request["method"], request["path"], skip_host=True)
+            headers["Content-Length"] = str(request["content_length"])
+            for name, value in headers.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+        else:
+            connection.request(request["method"], request["path"], body=body, headers=headers)
+        response = connection.getresponse()
+        answers.append({
+            "status": response.status,
+            "headers": [[name.lower(), value] for name, value in response.getheaders()],
+            "body": response.read().decode(errors="replace"),
+        })
+    except Exception as error:
+        answers.append({"error": f"{type(error).__name__}: {error}"})
+print(json.dumps(answers))
+"""
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    cookies: list[str]
+    body: str
+
+
+Namespace = Callable[[list], list]
+
+
+@contextmanager
+def network_namespace(folder: Path) -> Iterator[Namespace]:
+    """A network namespace with only loopback, in which example.com is 127.0.0.1; yields a
+    function that turns a command into one that runs inside it."""
+    if os.geteuid() != 0:
+        pytest.fail("the proxy's end-to-end test needs root, for its network namespace")
+    ip = need("ip", "iproute2")
+    hosts = folder / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost {DOMAIN}\n::1 localhost\n")
+    name = f"fortress-{uuid.uuid4().hex[:10]}"
+    subprocess.run([ip, "netns", "add", name], check=True)
+    try:
+        subprocess.run([ip, "netns", "exec", name, ip, "link", "set", "lo", "up"], check=True)
+
+        def inside(command: list) -> list:
+            # `ip netns exec` gives the command a mount namespace of its own, so the bind mount
+            # of /etc/hosts is seen by it alone.
+            script = 'mount --bind "$0" /etc/hosts && exec "$@"'
+            return [ip, "netns", "exec", name, "sh", "-c", script, hosts, *command]
+
+        yield inside
+    finally:
+        subprocess.run([ip, "netns", "delete", name], check=False)
+
+
+def probe(inside: Namespace, ca: Path, *requests: dict) -> list[Answer | str]:
+    done = subprocess.run(
+        inside([sys.executable, "-c", PROBE, json.dumps(requests), ca]),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    answers: list[Answer | str] = []
+    for raw in json.loads(done.stdout):
+        if "error" in raw:
+            answers.append(raw["error"])
+            continue
+        headers = {name: value for name, value in raw["headers"] if name != "set-cookie"}
+        cookies = [value for name, value in raw["headers"] if name == "set-cookie"]
+        answers.append(Answer(raw["status"], headers, cookies, raw["body"]))
+    return answers
+
+
+@contextmanager
+def background(
+    command: list, log: Path, what: str, ready: Callable[[], bool], **kwargs
+) -> Iterator:
+    """Run command until the block ends, once ready() says it serves."""
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            if process.poll() is not None:
+                raise ServiceError(f"{what} stopped:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                raise ServiceError(f"{what} did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def serves_unix(path: Path) -> Callable[[], bool]:
+    def ready() -> bool:
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(str(path))
+        except OSError:
+            return False
+        return True
+
+    return ready
+
+
+@pytest.fixture(scope="session")
+def observatory() -> list[str]:
+    """The command that scans a host with the MDN HTTP Observatory (installed once into .cache).
+
+    Its install script downloads Mozilla's HSTS preload list and a TLD list, which these machines
+    cannot reach, so it is skipped and the files written here: an empty preload list (the site
+    is in none, and earns no preload bonus) and the TLDs the scan needs (used only by its API).
+    The scan runs src/scan.js itself: bin/wrapper.js would replace NODE_EXTRA_CA_CERTS, which
+    carries the test CA, with Mozilla's bundle.
+    """
+    node, npm = need("node", "nodejs"), need("npm", "npm")
+    home = CACHE / "observatory"
+    package = home / "node_modules" / "@mdn" / "mdn-http-observatory"
+    with FileLock(str(CACHE / "observatory.lock")):
+        if not (package / "src" / "scan.js").exists():
+            home.mkdir(exist_ok=True)
+            subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--silent",
+                    "--no-audit",
+                    "--no-fund",
+                    "--ignore-scripts",
+                    OBSERVATORY_NPM,
+                ],
+                cwd=home,
+                check=True,
+            )
+        (package / "conf").mkdir(exist_ok=True)
+        (package / "conf" / "hsts-preload.json").write_text("{}")
+        (package / "conf" / "tld-list.json").write_text('["com"]')
+    return [node, str(package / "src" / "scan.js")]
+
+
+@pytest.fixture(scope="module")
+def behind_nginx(template_src, tmp_path_factory, project_python, postgres, redis):
+    """The default project (vps, nginx) served as production serves it, behind the generated
+    nginx configuration in a network namespace; yields (inside, tls, folder, project)."""
+    folder = tmp_path_factory.mktemp("nginx-e2e")
+    project = folder / "project"
+    copier.run_copy(str(template_src), project, defaults=True, unsafe=True, quiet=True)
+    tls = make_tls(folder / "tls", DOMAIN)
+    database = create_database(project_python, postgres, f"proxy_{uuid.uuid4().hex[:8]}")
+    site = prepare_site(
+        project,
+        project_python,
+        database,
+        f"{redis}/9",
+        environ={"DJANGO_ALLOWED_HOSTS": DOMAIN, "WEB_CONCURRENCY": "2"},
+        host=DOMAIN,
+    )
+    sock = folder / "gunicorn.sock"
+    config = site_config(project, {}, tls, f"unix:{sock}")
+    config = replace(config, "/srv/my_site/staticfiles/", f"{project}/staticfiles/")
+    (folder / "site.conf").write_text(config)
+    main = nginx_main(folder, folder / "site.conf")
+    # The request id nginx made, beside the path, to compare with Django's logs.
+    main.write_text(
+        replace(
+            main.read_text(),
+            f"access_log {folder}/access.log;",
+            f"log_format ids '$request_id $request_uri';\n\taccess_log {folder}/access.log ids;",
+        )
+    )
+    gunicorn = [
+        project_bin(project_python, "gunicorn"),
+        "--config",
+        "deploy/gunicorn.conf.py",
+        "--bind",
+        f"unix:{sock}",
+    ]
+    nginx = [need("nginx", "nginx"), "-c", main, "-e", folder / "error.log", "-g", "daemon off;"]
+    with ExitStack() as stack:
+        inside = stack.enter_context(network_namespace(folder))
+        stack.enter_context(
+            background(
+                gunicorn,
+                site.log,
+                "gunicorn",
+                serves_unix(sock),
+                cwd=project,
+                env={**os.environ, **site.env},
+            )
+        )
+        stack.enter_context(
+            background(
+                inside(nginx),
+                folder / "nginx.out",
+                "nginx",
+                lambda: (folder / "nginx.pid").exists(),
+            )
+        )
+        yield inside, tls, folder, project
+
+
+def test_nginx_sends_http_to_https_on_the_sites_name(behind_nginx):
+    inside, tls, _, _ = behind_nginx
+    own, other = probe(
+        inside,
+        tls.ca,
+        {"port": 80, "method": "GET", "path": "/accounts/login/?next=/a"},
+        {"port": 80, "method": "GET", "path": "/", "headers": {"Host": "evil.example"}},
+    )
+    assert own.status == 301
+    assert own.headers["location"] == f"https://{DOMAIN}/accounts/login/?next=/a"
+    assert other.status == 301
+    assert other.headers["location"] == f"https://{DOMAIN}/"
+    assert own.headers["server"] == "nginx"
+
+
+def test_nginx_passes_requests_with_its_own_forwarded_headers(behind_nginx):
+    inside, tls, folder, project = behind_nginx
+    forged = {
+        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-Proto": "http",
+        "X-Request-ID": "chosen-by-the-client-0123456789",
+    }
+    (home,) = probe(
+        inside, tls.ca, {"port": 443, "method": "GET", "path": "/", "headers": {**forged, **GZIP}}
+    )
+    assert home.status == 200, home.body[:500]
+    assert home.headers["server"] == "nginx"
+    assert home.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    assert "default-src 'none'" in home.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
+    assert "unsafe" not in home.headers["content-security-policy"]
+    assert home.headers["x-content-type-options"] == "nosniff"
+    assert home.headers["cross-origin-resource-policy"] == "same-origin"
+    # Pages are not compressed (BREACH), although the client asked for it.
+    assert "content-encoding" not in home.headers
+    # The id of the request is nginx's, not the client's, and Django logged it.
+    request_id = home.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    assert f"{request_id} /\n" in (folder / "access.log").read_text()
+    assert f"request_id={request_id}" in (project / "gunicorn.log").read_text()
+
+    # A failed sign-in is logged with the address nginx saw, not the one the client wrote.
+    (page,) = probe(inside, tls.ca, {"port": 443, "method": "GET", "path": "/accounts/login/"})
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1)
+    cookies = "; ".join(cookie.split(";", 1)[0] for cookie in page.cookies)
+    form = f"login=nobody%40example.org&password=wrong-password-123456&csrfmiddlewaretoken={token}"
+    (failed,) = probe(
+        inside,
+        tls.ca,
+        {
+            "port": 443,
+            "method": "POST",
+            "path": "/accounts/login/",
+            "body": form,
+            "headers": {
+                **forged,
+                "Cookie": cookies,
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": f"https://{DOMAIN}",
+                "Referer": f"https://{DOMAIN}/accounts/login/",
+            },
+        },
+    )
+    assert failed.status == 200, failed.body[:500]
+    events = [
+        json.loads(line)
+        for line in (project / "gunicorn.log").read_text().splitlines()
+        if line.startswith("{") and '"login.failed"' in line
+    ]
+    assert [event["client_ip"] for event in events] == ["127.0.0.1"]
+
+
+def test_nginx_serves_static_files_with_long_cache_and_nosniff(behind_nginx):
+    inside, tls, _, project = behind_nginx
+    manifest = json.loads((project / "staticfiles" / "staticfiles.json").read_text())
+    hashed = next(name for name in manifest["paths"].values() if name.endswith(".css"))
+    answer, missing = probe(
+        inside,
+        tls.ca,
+        {"port": 443, "method": "GET", "path": f"/static/{hashed}", "headers": GZIP},
+        {"port": 443, "method": "GET", "path": "/static/../manage.py"},
+    )
+    assert answer.status == 200
+    assert answer.headers["content-type"].startswith("text/css")
+    assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["cross-origin-resource-policy"] == "same-origin"
+    assert answer.headers["strict-transport-security"].startswith("max-age=31536000")
+    assert answer.headers["content-encoding"] == "gzip"
+    assert "import" not in missing.body
+
+
+def test_nginx_refuses_other_names_and_large_bodies(behind_nginx):
+    inside, tls, _, _ = behind_nginx
+    other_name, other_host, too_large = probe(
+        inside,
+        tls.ca,
+        {"port": 443, "method": "GET", "path": "/", "sni": "evil.example"},
+        {"port": 443, "method": "GET", "path": "/", "headers": {"Host": "evil.example"}},
+        {"port": 443, "method": "POST", "path": "/accounts/login/", "content_length": 2_000_000},
+    )
+    # The handshake for another name fails, and a request for another Host over the site's
+    # handshake is closed without an answer.
+    assert isinstance(other_name, str) and "SSL" in other_name, other_name
+    assert isinstance(other_host, str) and "RemoteDisconnected" in other_host, other_host
+    assert too_large.status == 413
+
+
+def test_observatory_score(behind_nginx, observatory):
+    inside, tls, _, _ = behind_nginx
+    done = subprocess.run(
+        inside([*observatory, DOMAIN]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NODE_EXTRA_CA_CERTS": str(tls.ca)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    scan, tests = result["scan"], result["tests"]
+    summary = {name: (test["result"], test["scoreModifier"]) for name, test in tests.items()}
+    print(f"Observatory: {scan['grade']} {scan['score']}", json.dumps(summary, indent=1))
+    # The certificate was trusted (an untrusted one costs 20 points on each of these two).
+    assert tests["redirection"]["result"] == "redirection-to-https", summary
+    assert tests["strict-transport-security"]["result"].startswith("hsts-implemented"), summary
+    assert scan["testsFailed"] == 0, summary
+    assert scan["score"] >= OBSERVATORY_MINIMUM, summary
+
+
+def test_testssl_finds_nothing_high_or_critical(behind_nginx, tmp_path):
+    inside, tls, _, _ = behind_nginx
+    testssl = need("testssl", "testssl.sh")
+    report = tmp_path / "testssl.json"
+    done = subprocess.run(
+        inside(
+            [
+                testssl,
+                "--quiet",
+                "--color",
+                "0",
+                "--warnings",
+                "batch",
+                "--add-ca",
+                tls.ca,
+                "--ip",
+                "127.0.0.1",
+                "--jsonfile",
+                report,
+                f"https://{DOMAIN}/",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert report.exists(), done.stdout + done.stderr
+    findings = json.loads(report.read_text())
+    severe = [item for item in findings if item["severity"] in {"HIGH", "CRITICAL"}]
+    print(
+        "testssl:",
+        json.dumps([f for f in findings if f["severity"] not in {"OK", "INFO"}], indent=1),
+    )
+    assert not severe, json.dumps(severe, indent=1)
+    by_id = {item["id"]: item for item in findings}
+    assert by_id["BREACH"]["severity"] == "OK", by_id["BREACH"]
+    for old in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
+        assert by_id[old]["finding"] == "not offered", by_id[old]
+    assert by_id["TLS1_2"]["finding"].startswith("offered")
+    assert by_id["TLS1_3"]["finding"].startswith("offered")
