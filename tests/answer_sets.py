@@ -26,6 +26,10 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "open_signup": True,
         "ci": "gitlab",
         "dependency_updates": "renovate",
+        "uploads": "images",
+        "upload_max_mb": 25,
+        "upload_storage": "local_private",
+        "virus_scan": True,
     },
     "vps-caddy": {
         "project_name": "Intranet Tools",
@@ -41,6 +45,7 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "sentry": False,
         "ci": "none",
         "dependency_updates": "none",
+        "uploads": "none",
     },
     "paas-platform": {
         "project_name": "O'Brien & Sons Shop",
@@ -55,6 +60,8 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "mfa_required_for": "everyone",
         "ci": "github",
         "dependency_updates": "renovate",
+        "uploads": "documents",
+        "upload_storage": "s3",
     },
     "docker-nginx-cdn": {
         "project_name": "Edge Portal",
@@ -68,5 +75,9 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "mfa_required_for": "staff",
         "ci": "github",
         "dependency_updates": "dependabot",
+        "uploads": "images_and_documents",
+        "upload_max_mb": 1024,
+        "upload_storage": "s3",
+        "virus_scan": False,
     },
 }

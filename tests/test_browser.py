@@ -2,7 +2,8 @@
 
 Debian's Chromium, headless (--no-sandbox --disable-gpu --disable-background-networking, an empty
 profile), driven by Playwright, goes through the home page, the sign-in, the enrolment of an
-authenticator app that staff must have, the admin index and a change form whose JavaScript must run.
+authenticator app that staff must have, the admin index, a change form whose JavaScript must run,
+and the upload page, where a file is chosen, uploaded, listed and downloaded.
 Every violation shows twice: Chromium writes it to the console, and sends a report to the project's
 /csp-report/ endpoint. The test collects both, and there must be none.
 
@@ -30,6 +31,11 @@ from .services import wait_for_port
 CHROMIUM = shutil.which("chromium")
 STAFF = "staff@example.org"
 PASSWORD = "correct horse battery staple"  # noqa: S105 (the test account's)
+
+# A 1x1 PNG, which the upload pipeline accepts and re-encodes.
+PNG_PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+)
 
 CREATE_STAFF = f"""
 from allauth.account.models import EmailAddress
@@ -141,6 +147,18 @@ def test_the_pages_work_under_the_policy_in_chromium(served_project, tmp_path):
             page.wait_for_selector(".selector-available", timeout=10_000)
             assert page.locator(".selector-chooseall").count() >= 1
             assert page.locator("html[data-theme]").count() == 1
+
+            # The upload page: a real file chosen in the form, stored, listed and downloaded.
+            picture = tmp_path / "holiday.png"
+            picture.write_bytes(PNG_PIXEL)
+            page.goto(f"{base}/files/")
+            page.set_input_files("input[type=file]", str(picture))
+            page.click("main form button[type=submit]")
+            page.wait_for_load_state()
+            assert page.locator("table.files a").inner_text() == "holiday.png"
+            with page.expect_download() as download:
+                page.click("table.files a")
+            assert download.value.suggested_filename == "holiday.png"
 
             # Reports are sent in the background; give them a moment to arrive.
             page.wait_for_timeout(1000)

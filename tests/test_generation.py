@@ -25,6 +25,10 @@ PROD_ENV = {
     "DJANGO_EMAIL_HOST": "smtp.example.net",
     # Read only by projects with MFA; a Fernet key (32 bytes, URL-safe base64).
     "DJANGO_MFA_KEY": "ZmFrZS1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0xMjM=",
+    # Read only by projects that keep uploads in S3, or scan them with ClamAV.
+    "DJANGO_UPLOAD_S3_BUCKET": "site-uploads",
+    "DJANGO_UPLOAD_S3_REGION": "eu-west-1",
+    "CLAMD_ADDRESS": "/run/clamav/clamd.ctl",
 }
 
 # GitHub Actions expressions (${{ ... }}) are not Jinja.

@@ -1,0 +1,40 @@
+"""SafeFileField: a form field that runs the upload pipeline (validation.py).
+
+Use it for every file a form accepts:
+
+    from <project>.uploads.fields import SafeFileField
+
+    class AvatarForm(forms.Form):
+        picture = SafeFileField()
+
+Its cleaned value is a CleanFile: the bytes to store (re-encoded for images), the extension, the
+sniffed content type and the original name as display text. Store the bytes under a random name
+(models.Upload does) and never the original name.
+"""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .validation import CleanFile, allowed_extensions, validate_upload
+
+
+class SafeFileField(forms.FileField):
+    def __init__(self, **kwargs):
+        # An empty file reaches the pipeline, which refuses and logs it like any other.
+        kwargs.setdefault("allow_empty_file", True)
+        kwargs.setdefault(
+            "widget",
+            forms.ClearableFileInput(
+                attrs={"accept": ",".join(f".{ext}" for ext in allowed_extensions())}
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None) -> CleanFile | None:
+        upload = super().clean(data, initial)
+        if upload is None or upload is False:
+            return None
+        try:
+            return validate_upload(upload)
+        except ValidationError as error:
+            raise ValidationError(error.messages, code=error.code) from None
