@@ -141,7 +141,7 @@ def nginx_main(folder: Path, site: Path) -> Path:
 APACHE_MODULES = [
     # Debian's defaults, then what the site's install line enables.
     *("mpm_event", "authz_core", "authz_host", "alias", "mime", "socache_shmcb", "filter"),
-    *("deflate", "ssl", "proxy", "proxy_http", "headers", "unique_id", "setenvif"),
+    *("deflate", "ssl", "proxy", "proxy_http", "headers", "unique_id", "setenvif", "xsendfile"),
 ]
 
 
@@ -754,6 +754,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Echo(BaseHTTPRequestHandler):
     def answer(self):
+        if self.path.startswith("/sendfile/"):
+            # As Django answers a download it allowed: the file's path, for Apache to send.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Disposition", 'attachment; filename="note.txt"')
+            # /sendfile/escape names a file beside the uploads folder, as a bug might.
+            name = "/../secret.txt" if self.path == "/sendfile/escape" else self.path[9:]
+            self.send_header("X-Sendfile", sys.argv[1] + name)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         seen = {"path": self.path, "headers": dict(self.headers.items()), "length": len(body)}
@@ -783,6 +794,19 @@ ECHO_SETS = {
 }
 
 
+def uploads_folder(folder: Path) -> Path:
+    """A folder of uploads that the proxy's workers (www-data) may read, with a file in it, and
+    a file beside it that no download may reach; the same for the same test folder."""
+    outer = Path(tempfile.gettempdir()) / f"fortress-{folder.parent.name}-{folder.name}"
+    uploads = outer / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    for path in (outer, uploads):
+        path.chmod(0o755)
+    (uploads / "note.txt").write_text("the owner's note\n")
+    (outer / "secret.txt").write_text("outside the uploads folder\n")
+    return uploads
+
+
 def echo_proxy_command(proxy: str, answers: dict, project: Path, tls: TLS, folder: Path):
     """The command that runs the generated configuration of proxy in the foreground, and the file
     whose existence says it started."""
@@ -791,6 +815,8 @@ def echo_proxy_command(proxy: str, answers: dict, project: Path, tls: TLS, folde
     (static / "site.css").write_text("body { color: teal; }\n")
     config = site_config(project, answers, tls, None)
     config = replace(config, "/srv/my_site/staticfiles", str(static))
+    if proxy != "caddy":
+        config = replace(config, "/var/lib/my_site/uploads", str(uploads_folder(folder)))
     if proxy == "nginx":
         (folder / "site.conf").write_text(config)
         main = nginx_main(folder, folder / "site.conf")
@@ -843,7 +869,7 @@ def proxy_with_echo(request, template_src, tmp_path_factory):
         inside = stack.enter_context(network_namespace(folder))
         stack.enter_context(
             background(
-                inside([sys.executable, "-c", ECHO_BACKEND]),
+                inside([sys.executable, "-c", ECHO_BACKEND, uploads_folder(folder)]),
                 folder / "echo.log",
                 "echo",
                 lambda: True,
@@ -953,3 +979,21 @@ def test_each_proxy_keeps_large_bodies_and_other_hosts_from_django(proxy_with_ec
             },
         )
         assert chunked.status == 403
+
+
+@pytest.mark.parametrize("proxy_with_echo", ["apache"], indirect=True)
+def test_apache_sends_a_file_django_allowed_from_the_uploads_folder_only(proxy_with_echo):
+    _, inside, tls, _ = proxy_with_echo
+    sent, outside = probe(
+        inside,
+        tls.ca,
+        {"port": 443, "method": "GET", "path": "/sendfile/note.txt"},
+        {"port": 443, "method": "GET", "path": "/sendfile/escape"},
+    )
+    assert sent.status == 200
+    assert sent.body == "the owner's note\n"
+    assert sent.headers["content-disposition"] == 'attachment; filename="note.txt"'
+    assert "x-sendfile" not in sent.headers
+    # mod_xsendfile sends nothing outside XSendFilePath, whatever the answer names.
+    assert outside.status == 404
+    assert "outside" not in outside.body
