@@ -2,7 +2,9 @@ import uuid
 
 from django.conf import settings
 from django.core.files.storage import Storage, storages
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 
 def private_storage() -> Storage:
@@ -36,3 +38,11 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+@receiver(post_delete, sender=Upload)
+def delete_the_stored_file(sender, instance: Upload, **kwargs) -> None:
+    """A deleted upload takes its file with it (an admin's deletion, an account closed), once the
+    deletion is committed: nothing is left behind that no one can reach or erase."""
+    storage, name = instance.file.storage, instance.file.name
+    transaction.on_commit(lambda: storage.delete(name))
