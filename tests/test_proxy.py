@@ -878,14 +878,19 @@ def proxy_with_echo(request, template_src, tmp_path_factory):
         stack.enter_context(
             background(inside(command), folder / "proxy.log", proxy, lambda: True, env=env)
         )
+        # Ready when a request reaches the backend through the proxy: until then the proxy
+        # refuses the connection, or answers 502 or 503 itself.
         deadline = time.monotonic() + 30
-        while isinstance(
-            probe(inside, tls.ca, {"port": 443, "method": "GET", "path": "/"})[0], str
-        ):
+        home = {"port": 443, "method": "GET", "path": "/"}
+        while not reaches_backend(probe(inside, tls.ca, home)[0]):
             if time.monotonic() > deadline:
                 raise ServiceError(f"{proxy} did not answer:\n{(folder / 'proxy.log').read_text()}")
             time.sleep(0.3)
         yield proxy, inside, tls, answers["trusted_proxy_count"]
+
+
+def reaches_backend(answer: Answer | str) -> bool:
+    return isinstance(answer, Answer) and answer.status == 200 and '"path"' in answer.body
 
 
 def echoed(answer: Answer) -> dict:
