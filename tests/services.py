@@ -196,6 +196,22 @@ class LiveSite:
     def manage(self, *arguments: str) -> subprocess.CompletedProcess[str]:
         return run([self.python, "manage.py", *arguments], cwd=self.project, **self.env)
 
+    def create_account(self, email: str, password: str) -> None:
+        """Create an account that signs in with password, its address verified as allauth
+        expects."""
+        created = self.manage(
+            "shell",
+            "-c",
+            "from allauth.account.models import EmailAddress\n"
+            "from django.contrib.auth import get_user_model\n"
+            f"user = get_user_model().objects.create_user({email!r}, {password!r})\n"
+            "EmailAddress.objects.create(\n"
+            "    user=user, email=user.email, primary=True, verified=True\n"
+            ")\n",
+        )
+        if created.returncode != 0:
+            raise ServiceError(f"creating {email} failed:\n{created.stderr}")
+
 
 def create_database(python: Path, server_url: str, name: str) -> str:
     """Create database `name` on the server; return its URL."""

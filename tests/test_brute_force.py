@@ -35,19 +35,6 @@ class CountingArgon2PasswordHasher(Argon2PasswordHasher):
 '''
 
 
-def create_account(site, email: str) -> None:
-    """Create a verified account with PASSWORD on site."""
-    created = site.manage(
-        "shell",
-        "-c",
-        "from allauth.account.models import EmailAddress\n"
-        "from django.contrib.auth import get_user_model\n"
-        f"user = get_user_model().objects.create_user({email!r}, {PASSWORD!r})\n"
-        "EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)\n",
-    )
-    assert created.returncode == 0, created.stderr
-
-
 def prepare(project: Path, checks_log: Path) -> str:
     """Install the counting hasher in project; return the settings that select it."""
     (project / "counting_hasher.py").write_text(COUNTING_HASHER)
@@ -82,7 +69,7 @@ def test_a_concurrent_attack_is_locked_out_at_the_limit(
 
     environ = {"PASSWORD_CHECKS_LOG": str(checks_log)}
     with live_site(project, project_python, database, f"{redis}/9", settings, environ) as site:
-        create_account(site, OWNER)
+        site.create_account(OWNER, PASSWORD)
         checks_log.write_text("")
 
         answers = attack(site, OWNER)

@@ -143,18 +143,6 @@ def png_image(width: int = 4, height: int = 3) -> bytes:
     )
 
 
-def create_account(site: LiveSite, email: str) -> None:
-    created = site.manage(
-        "shell",
-        "-c",
-        "from allauth.account.models import EmailAddress\n"
-        "from django.contrib.auth import get_user_model\n"
-        f"user = get_user_model().objects.create_user({email!r}, {PASSWORD!r})\n"
-        "EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)\n",
-    )
-    assert created.returncode == 0, created.stderr
-
-
 def signed_in(site: LiveSite, email: str) -> dict[str, str]:
     """The cookies of a browser in which email has signed in."""
     cookies, token = site.login_form(CLIENT_IP)
@@ -249,8 +237,8 @@ def test_s3_uploads_are_private_and_reach_their_owner_only_through_short_lived_l
         s3 = private_bucket(endpoint)
         environ = site_environment(endpoint)
         with live_site(project, project_python, database, f"{redis}/11", environ=environ) as site:
-            create_account(site, OWNER)
-            create_account(site, OTHER)
+            site.create_account(OWNER, PASSWORD)
+            site.create_account(OTHER, PASSWORD)
             owner = signed_in(site, OWNER)
             other = signed_in(site, OTHER)
 
