@@ -1,16 +1,20 @@
-"""The project's own layer around every request: its id, and the headers Django does not set.
+"""The project's own layer around every request: its id, and the headers Django's other
+middleware does not set.
 
-One middleware, first in MIDDLEWARE, because each layer costs every request (docs/performance.md):
+One middleware, first in MIDDLEWARE, because each layer and each step costs every request
+(docs/performance.md has the figures):
 
 - the request id (security/request_id.py), for the logs and the X-Request-ID response header;
+- the Content Security Policy: this class is Django's CSP middleware, so the nonce and the
+  policy are Django's; each policy is built once for the responses that use no nonce, most of
+  them, where Django builds it again for every response;
 - Permissions-Policy: every powerful browser feature is off for this site and for anything it
   frames, except those PERMISSIONS_POLICY allows;
 - Cross-Origin-Resource-Policy: same-origin, so other sites cannot embed this site's responses;
 - Reporting-Endpoints: where the browser sends Content Security Policy reports (the "csp" group
   that SECURE_CSP's report-to names; security/csp.py receives them).
 
-The headers are the same for every response, so they are built once. For the same reason, the
-Content Security Policy is sent by a subclass of Django's middleware that builds it once.
+A header the view has already set is left as the view set it; X-Request-ID is always this one.
 """
 
 from collections.abc import Callable
@@ -23,57 +27,64 @@ from django.utils.csp import CSP, build_policy
 
 from .request_id import current_request, request_id
 
+Headers = list[tuple[str, str]]
 
-class SecurityHeadersMiddleware:
+
+class SecurityHeadersMiddleware(csp.ContentSecurityPolicyMiddleware):
+    # Synchronous, like the project's WSGI server; under ASGI, Django adapts the layer.
+    async_capable = False
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-        self.headers: dict[str, str] | None = None
+        super().__init__(get_response)
+        self.policies: Headers | None = None
+        self.headers: Headers | None = None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.request_id = request_id(request)
+        self.process_request(request)  # Django's: the request's nonce, made if a page uses it
         serving = current_request.set(request)
         try:
             response = self.get_response(request)
         finally:
             current_request.reset(serving)
-        response["X-Request-ID"] = request.request_id
-        for name, value in (self.headers or self.build_headers()).items():
-            response.headers.setdefault(name, value)
+        if self.headers is None:
+            self.build_headers()
+        own_policy = hasattr(response, "_csp_config") or hasattr(response, "_csp_ro_config")
+        if csp.get_nonce(request) or own_policy:
+            # Django's code: the policy with this response's nonce, or the view's own policy.
+            response = self.process_response(request, response)
+        else:
+            add_missing(response, self.policies)
+        response.headers["X-Request-ID"] = request.request_id
+        add_missing(response, self.headers)
         return response
 
-    def build_headers(self) -> dict[str, str]:
+    def build_headers(self) -> None:
         # Built at the first response, once the URLconf can be read.
-        self.headers = {
-            "Permissions-Policy": ", ".join(
-                f"{feature}=({' '.join(allowed)})"
-                for feature, allowed in settings.PERMISSIONS_POLICY.items()
-            ),
-            "Cross-Origin-Resource-Policy": "same-origin",
-            "Reporting-Endpoints": f'csp="{reverse("csp_report")}"',
-        }
-        return self.headers
-
-
-class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
-    """Django's CSP middleware, with each policy built once for the responses that use no nonce,
-    most of them; Django builds it again for every response. A response that used the nonce, or
-    whose view set its own policy, goes through Django's code unchanged."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        super().__init__(get_response)
         self.policies = [
-            (str(header), build_policy(config) if config else "")
+            (str(header), build_policy(config))
             for header, config in [
                 (CSP.HEADER_ENFORCE, settings.SECURE_CSP),
                 (CSP.HEADER_REPORT_ONLY, settings.SECURE_CSP_REPORT_ONLY),
             ]
+            if config
+        ]
+        self.headers = [
+            (
+                "Permissions-Policy",
+                ", ".join(
+                    f"{feature}=({' '.join(allowed)})"
+                    for feature, allowed in settings.PERMISSIONS_POLICY.items()
+                ),
+            ),
+            ("Cross-Origin-Resource-Policy", "same-origin"),
+            ("Reporting-Endpoints", f'csp="{reverse("csp_report")}"'),
         ]
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        own_policy = hasattr(response, "_csp_config") or hasattr(response, "_csp_ro_config")
-        if csp.get_nonce(request) or own_policy:
-            return super().process_response(request, response)
-        for header, policy in self.policies:
-            if policy and header not in response:
-                response.headers[header] = policy
-        return response
+
+def add_missing(response: HttpResponse, headers: Headers) -> None:
+    """Set each header the view has not set itself."""
+    present = response.headers
+    for name, value in headers:
+        if name not in present:
+            present[name] = value

@@ -8,8 +8,8 @@ Apache's mod_unique_id, Caddy's {http.request.uuid}); otherwise, or when the val
 like an id, one is made here. A client can therefore never choose the id that marks its lines.
 """
 
+import os
 import re
-import uuid
 from contextvars import ContextVar
 
 from django.conf import settings
@@ -33,4 +33,6 @@ def request_id(request: HttpRequest) -> str:
         value = request.META.get(PROXY_HEADER, "")
         if PROXY_REQUEST_ID.match(value):
             return value
-    return uuid.uuid4().hex
+    # 32 random hexadecimal digits, like uuid4().hex, without building a UUID object: a fifth of
+    # the cost, on every request.
+    return os.urandom(16).hex()
