@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: the command line, the results table, docs/performance.md."""
+"""What the benchmark scripts share: the command line, the results table, docs/performance.md,
+and the views the request benchmarks serve."""
 
 from __future__ import annotations
 
@@ -14,6 +15,44 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # Importing this module lets the benchmarks import the template tests' helpers (tests.helpers).
 sys.path.insert(0, str(REPO))
+
+
+# The pages under test, and what each answer must contain.
+PAGES = {"/bench/": "ok", "/page/": "<li>Item 20 of 20</li>"}
+
+# The views under test, before the project's own URLs; {urls} is the project's URL module. The
+# page is rendered with the project's template engine and context processors.
+BENCH_URLS = '''"""GET /bench/ and /page/ for the request benchmarks, before the project's URLs."""
+
+from django.http import HttpResponse
+from django.template import engines
+from django.urls import path
+
+from {urls} import urlpatterns as project_urlpatterns
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{{{{ title }}}}</title></head>
+<body>
+<h1>{{{{ title }}}}</h1>
+<ul>{{% for item in items %}}<li>{{{{ item }}}}</li>{{% endfor %}}</ul>
+</body>
+</html>
+"""
+TEMPLATE = engines["django"].from_string(PAGE)
+
+
+def bench(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def page(request):
+    items = [f"Item {{number}} of 20" for number in range(1, 21)]
+    return HttpResponse(TEMPLATE.render({{"title": "A page", "items": items}}, request))
+
+
+urlpatterns = [path("bench/", bench), path("page/", page), *project_urlpatterns]
+'''
 
 
 def replace_block(path: Path, name: str, text: str) -> None:

@@ -31,7 +31,7 @@ from common import find_project_python, p95, run
 
 from tests.helpers import copy_template
 from tests.services import create_database, live_site, postgres_server, redis_server
-from tests.test_brute_force import LIMIT, PASSWORD, attack, create_account, prepare
+from tests.test_brute_force import LIMIT, PASSWORD, attack, prepare
 
 AXES_ALONE = 'AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"\n'
 WITHOUT_CHECKS = """
@@ -67,7 +67,7 @@ def password_checks(
     with live_site(project, python, database, redis, settings, environ) as site:
         for number in range(runs):
             email = f"owner{number}@example.org"
-            create_account(site, email)
+            site.create_account(email, PASSWORD)
             log.write_text("")
             attack(site, email)
             counts.append(len(log.read_text().splitlines()))
@@ -88,7 +88,7 @@ def sign_in_times(scratch: Path, python: Path, postgres: str, redis: str) -> dic
             sites[name] = stack.enter_context(
                 live_site(project, python, database, f"{redis}/{10 + number}", settings)
             )
-            create_account(sites[name], "owner@example.org")
+            sites[name].create_account("owner@example.org", PASSWORD)
         for attempt in range(SIGN_INS + 5):
             # A different client address each time keeps the rate limits out of the figures.
             client_ip = f"198.51.{attempt // 250}.{attempt % 250 + 1}"

@@ -296,8 +296,8 @@ def gunicorn(
     workers: int = 3,
     threads: int = 8,
 ) -> Iterator[None]:
-    """Serve the WSGI module wsgi of project on loopback, as production does (gthread workers),
-    until the block ends."""
+    """Serve the WSGI module wsgi of project on loopback until the block ends: `workers`
+    processes of `threads` threads (gthread), or synchronous workers when threads is 1."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [
@@ -306,7 +306,7 @@ def gunicorn(
                 f"--bind=127.0.0.1:{port}",
                 f"--workers={workers}",
                 f"--threads={threads}",
-                "--worker-class=gthread",
+                "--worker-class=" + ("gthread" if threads > 1 else "sync"),
                 "--timeout=60",
             ],
             cwd=project,

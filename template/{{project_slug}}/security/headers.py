@@ -36,8 +36,8 @@ class SecurityHeadersMiddleware(csp.ContentSecurityPolicyMiddleware):
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         super().__init__(get_response)
-        self.policies: Headers | None = None
-        self.headers: Headers | None = None
+        # (the Content Security Policy headers, the others); built at the first response.
+        self.fixed_headers: tuple[Headers, Headers] | None = None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.request_id = request_id(request)
@@ -47,21 +47,20 @@ class SecurityHeadersMiddleware(csp.ContentSecurityPolicyMiddleware):
             response = self.get_response(request)
         finally:
             current_request.reset(serving)
-        if self.headers is None:
-            self.build_headers()
+        policies, headers = self.fixed_headers or self.build_headers()
         own_policy = hasattr(response, "_csp_config") or hasattr(response, "_csp_ro_config")
         if csp.get_nonce(request) or own_policy:
             # Django's code: the policy with this response's nonce, or the view's own policy.
             response = self.process_response(request, response)
         else:
-            add_missing(response, self.policies)
+            add_missing(response, policies)
         response.headers["X-Request-ID"] = request.request_id
-        add_missing(response, self.headers)
+        add_missing(response, headers)
         return response
 
-    def build_headers(self) -> None:
-        # Built at the first response, once the URLconf can be read.
-        self.policies = [
+    def build_headers(self) -> tuple[Headers, Headers]:
+        # At the first response, once the URLconf can be read.
+        policies = [
             (str(header), build_policy(config))
             for header, config in [
                 (CSP.HEADER_ENFORCE, settings.SECURE_CSP),
@@ -69,7 +68,7 @@ class SecurityHeadersMiddleware(csp.ContentSecurityPolicyMiddleware):
             ]
             if config
         ]
-        self.headers = [
+        headers = [
             (
                 "Permissions-Policy",
                 ", ".join(
@@ -80,6 +79,8 @@ class SecurityHeadersMiddleware(csp.ContentSecurityPolicyMiddleware):
             ("Cross-Origin-Resource-Policy", "same-origin"),
             ("Reporting-Endpoints", f'csp="{reverse("csp_report")}"'),
         ]
+        self.fixed_headers = (policies, headers)
+        return self.fixed_headers
 
 
 def add_missing(response: HttpResponse, headers: Headers) -> None:

@@ -1,0 +1,168 @@
+"""Benchmark: where a request's time goes, middleware by middleware, in one process.
+
+benchmarks/requests.py compares whole servers, whose figures drift with the machine's load by more
+than one middleware costs. This one times the generated project's WSGI handler in one process,
+without a server or a network: GET /bench/ (the same trivial view) through Django's WSGIHandler,
+with the production settings, under several MIDDLEWARE lists built side by side. Each round times
+a batch of requests with every list in turn, rotating which goes first, so a slower second of the
+machine touches every list alike; the figures are the medians over the rounds, in microseconds per
+request.
+
+The lists: the project's own; `django-admin startproject`'s; and the project's without each layer
+that startproject's lacks, whose difference to the full list is what that layer costs. The
+settings point at PostgreSQL and Redis on a port where nothing listens: a request that reached
+either would fail, and the benchmark with it, so it also shows that an anonymous request touches
+neither.
+
+    .venv/bin/python benchmarks/middleware.py [--runs 30] [--write docs/performance.md]
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import copier
+from common import BENCH_URLS, find_project_python, run
+
+from tests.helpers import copy_template
+
+REQUESTS_PER_BATCH = 500
+# Production's settings; the view under test comes first in the URLconf.
+SETTINGS_SHIM = 'from config.settings.prod import *  # noqa: F403\n\nROOT_URLCONF = "bench_urls"\n'
+NOWHERE = "127.0.0.1:9"  # the discard port: nothing listens on loopback
+
+# Runs inside the generated project, with its settings and its virtualenv.
+INNER = r"""
+import io, json, re, statistics, sys, time
+from pathlib import Path
+
+import django
+
+django.setup()
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.test.utils import override_settings
+
+rounds, batch = int(sys.argv[1]), int(sys.argv[2])
+template = Path(django.__file__).parent / "conf/project_template/project_name/settings.py-tpl"
+startproject = re.findall(
+    r"'([\w.]+)'", re.search(r"MIDDLEWARE = \[(.*?)\]", template.read_text(), re.S).group(1)
+)
+full = list(settings.MIDDLEWARE)
+lists = {"all": full, "startproject": startproject}
+for layer in full:
+    if layer not in startproject:
+        lists[layer] = [other for other in full if other != layer]
+
+ENVIRON = {
+    "REQUEST_METHOD": "GET", "PATH_INFO": "/bench/", "QUERY_STRING": "",
+    "SERVER_NAME": "www.example.com", "SERVER_PORT": "443", "SERVER_PROTOCOL": "HTTP/1.1",
+    "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "www.example.com", "HTTP_ACCEPT": "*/*",
+    "HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_FOR": "203.0.113.7",
+    "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
+}
+
+
+def start_response(status, headers, exc_info=None):
+    if not status.startswith("200"):
+        sys.exit(f"GET /bench/ answered {status}")
+
+
+handlers = {}
+for name, middleware in lists.items():
+    with override_settings(MIDDLEWARE=middleware):
+        handlers[name] = WSGIHandler()
+
+
+def serve(handler, count):
+    for _ in range(count):
+        b"".join(handler({**ENVIRON, "wsgi.input": io.BytesIO(b"")}, start_response))
+
+
+for handler in handlers.values():
+    serve(handler, batch)  # warm up
+timings = {name: [] for name in handlers}
+names = list(handlers)
+for number in range(rounds):
+    turn = number % len(names)
+    for name in names[turn:] + names[:turn]:
+        started = time.perf_counter()
+        serve(handlers[name], batch)
+        timings[name].append((time.perf_counter() - started) / batch * 1e6)
+print(json.dumps({name: statistics.median(each) for name, each in timings.items()}))
+"""
+
+
+def measure(runs: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-middleware-") as scratch:
+        project = Path(scratch) / "project"
+        copier.run_copy(
+            str(copy_template(Path(scratch) / "template")),
+            project,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+        )
+        (project / "config" / "settings" / "bench.py").write_text(SETTINGS_SHIM)
+        (project / "bench_urls.py").write_text(BENCH_URLS.format(urls="config.urls"))
+        env = {
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": "config.settings.bench",
+            "DJANGO_SECRET_KEY": "bench-" + os.urandom(32).hex(),
+            "DJANGO_ALLOWED_HOSTS": "www.example.com",
+            "DATABASE_URL": f"postgres://bench@{NOWHERE}/bench",
+            "REDIS_URL": f"redis://{NOWHERE}/0",
+            "DJANGO_EMAIL_HOST": "127.0.0.1",
+            "DJANGO_MFA_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        }
+        result = subprocess.run(
+            [find_project_python(), "-c", INNER, str(runs), str(REQUESTS_PER_BATCH)],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            sys.exit(f"The middleware benchmark failed inside the project:\n{result.stderr}")
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def table(timings: dict[str, float], runs: int) -> str:
+    everything, startproject = timings.pop("all"), timings.pop("startproject")
+    layers = sorted(timings.items(), key=lambda item: item[1])
+    return "\n".join(
+        [
+            f"Measured {date.today()} on {platform.machine()}, Python 3.12: {runs} rounds of "
+            f"{REQUESTS_PER_BATCH} requests per list, GET /bench/ through Django's WSGI handler "
+            "with the production settings.",
+            "",
+            "| MIDDLEWARE | per request (median) | the layer costs |",
+            "| --- | --- | --- |",
+            f"| the project's | {everything:.1f} µs | |",
+            f"| `startproject`'s, with the same settings | {startproject:.1f} µs | |",
+            *(
+                f"| the project's without `{layer}` | {time:.1f} µs | {everything - time:.1f} µs |"
+                for layer, time in layers
+            ),
+            "",
+            f"The project's list costs {everything - startproject:.1f} µs a request more than "
+            f"`startproject`'s ({everything / startproject:.2f}x).",
+        ]
+    )
+
+
+def main() -> int:
+    return run(__doc__.splitlines()[0], "middleware", 30, lambda runs: table(measure(runs), runs))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
