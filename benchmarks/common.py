@@ -4,6 +4,7 @@ and the views the request benchmarks serve."""
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import re
 import statistics
@@ -82,6 +83,15 @@ def find_project_python(version: str = "3.12") -> Path:
 def p95(values: list[float]) -> float:
     """The 95th percentile of values (the nearest rank below)."""
     return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
+
+
+def median_interval(values: list[float]) -> tuple[float, float, float]:
+    """The median of values and a 95% confidence interval for it: the values whose ranks lie 1.96
+    standard deviations of a fair coin's count either side of the middle, which assumes nothing
+    about how the values are distributed."""
+    ordered = sorted(values)
+    outside = max(0, math.floor((len(ordered) - 1.96 * math.sqrt(len(ordered))) / 2))
+    return statistics.median(ordered), ordered[outside], ordered[len(ordered) - 1 - outside]
 
 
 def timing_table(timings: list[float], budget_seconds: float) -> str:

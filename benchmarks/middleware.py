@@ -5,8 +5,11 @@ than one middleware costs. This one times the generated project's WSGI handler i
 without a server or a network: GET /bench/ (the same trivial view) through Django's WSGIHandler,
 with the production settings, under several MIDDLEWARE lists built side by side. Each round times
 a batch of requests with every list in turn, rotating which goes first, so a slower second of the
-machine touches every list alike; the figures are the medians over the rounds, in microseconds per
-request.
+machine touches every list alike. A list's time is the median over the rounds, in microseconds per
+request. A layer's cost is the median of the rounds' differences, each taken within one round,
+with a 95% confidence interval for that median (from the ranks of the sorted differences, which
+needs no assumption about their distribution): a cost whose interval includes zero is not told
+apart from the noise.
 
 The lists: the project's own; `django-admin startproject`'s; and the project's without each layer
 that startproject's lacks, whose difference to the full list is what that layer costs. The
@@ -14,7 +17,7 @@ settings point at PostgreSQL and Redis on a port where nothing listens: a reques
 either would fail, and the benchmark with it, so it also shows that an anonymous request touches
 neither.
 
-    .venv/bin/python benchmarks/middleware.py [--runs 30] [--write docs/performance.md]
+    .venv/bin/python benchmarks/middleware.py [--runs 100] [--write docs/performance.md]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import base64
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,18 +34,18 @@ from datetime import date
 from pathlib import Path
 
 import copier
-from common import BENCH_URLS, find_project_python, run
+from common import BENCH_URLS, find_project_python, median_interval, run
 
 from tests.helpers import copy_template
 
-REQUESTS_PER_BATCH = 500
+REQUESTS_PER_BATCH = 100
 # Production's settings; the view under test comes first in the URLconf.
 SETTINGS_SHIM = 'from config.settings.prod import *  # noqa: F403\n\nROOT_URLCONF = "bench_urls"\n'
 NOWHERE = "127.0.0.1:9"  # the discard port: nothing listens on loopback
 
 # Runs inside the generated project, with its settings and its virtualenv.
 INNER = r"""
-import io, json, re, statistics, sys, time
+import io, json, re, sys, time
 from pathlib import Path
 
 import django
@@ -56,6 +60,8 @@ template = Path(django.__file__).parent / "conf/project_template/project_name/se
 startproject = re.findall(
     r"'([\w.]+)'", re.search(r"MIDDLEWARE = \[(.*?)\]", template.read_text(), re.S).group(1)
 )
+if "django.middleware.security.SecurityMiddleware" not in startproject:
+    sys.exit(f"No MIDDLEWARE list found in {template}: {startproject}")
 full = list(settings.MIDDLEWARE)
 lists = {"all": full, "startproject": startproject}
 for layer in full:
@@ -84,7 +90,9 @@ for name, middleware in lists.items():
 
 def serve(handler, count):
     for _ in range(count):
-        b"".join(handler({**ENVIRON, "wsgi.input": io.BytesIO(b"")}, start_response))
+        response = handler({**ENVIRON, "wsgi.input": io.BytesIO(b"")}, start_response)
+        b"".join(response)
+        response.close()  # as the server does: request_finished and its receivers
 
 
 for handler in handlers.values():
@@ -97,11 +105,11 @@ for number in range(rounds):
         started = time.perf_counter()
         serve(handlers[name], batch)
         timings[name].append((time.perf_counter() - started) / batch * 1e6)
-print(json.dumps({name: statistics.median(each) for name, each in timings.items()}))
+print(json.dumps(timings))
 """
 
 
-def measure(runs: int) -> dict[str, float]:
+def measure(runs: int) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory(prefix="bench-middleware-") as scratch:
         project = Path(scratch) / "project"
         copier.run_copy(
@@ -136,32 +144,49 @@ def measure(runs: int) -> dict[str, float]:
         return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def table(timings: dict[str, float], runs: int) -> str:
+def differences(first: list[float], second: list[float]) -> tuple[float, float, float]:
+    """The median of the rounds' differences first - second, with its 95% interval."""
+    return median_interval([a - b for a, b in zip(first, second, strict=True)])
+
+
+def table(timings: dict[str, list[float]], runs: int) -> str:
     everything, startproject = timings.pop("all"), timings.pop("startproject")
-    layers = sorted(timings.items(), key=lambda item: item[1])
+    costs = sorted(
+        ((layer, differences(everything, each)) for layer, each in timings.items()),
+        key=lambda item: -item[1][0],
+    )
+
+    def cost(figures: tuple[float, float, float]) -> str:
+        median, low, high = figures
+        noise = " (not told apart from zero)" if low <= 0 <= high else ""
+        return f"{median:.1f} µs | {low:.1f} to {high:.1f} µs{noise}"
+
+    total = differences(everything, startproject)
     return "\n".join(
         [
             f"Measured {date.today()} on {platform.machine()}, Python 3.12: {runs} rounds of "
             f"{REQUESTS_PER_BATCH} requests per list, GET /bench/ through Django's WSGI handler "
             "with the production settings.",
             "",
-            "| MIDDLEWARE | per request (median) | the layer costs |",
-            "| --- | --- | --- |",
-            f"| the project's | {everything:.1f} µs | |",
-            f"| `startproject`'s, with the same settings | {startproject:.1f} µs | |",
+            "| MIDDLEWARE | per request (median) | costs (median of the rounds) | 95% interval |",
+            "| --- | --- | --- | --- |",
+            f"| the project's | {statistics.median(everything):.1f} µs | | |",
+            f"| `startproject`'s, same settings | {statistics.median(startproject):.1f} µs | | |",
             *(
-                f"| the project's without `{layer}` | {time:.1f} µs | {everything - time:.1f} µs |"
-                for layer, time in layers
+                f"| the project's without `{layer}` | "
+                f"{statistics.median(timings[layer]):.1f} µs | {cost(figures)} |"
+                for layer, figures in costs
             ),
             "",
-            f"The project's list costs {everything - startproject:.1f} µs a request more than "
-            f"`startproject`'s ({everything / startproject:.2f}x).",
+            f"The project's list costs {total[0]:.1f} µs a request more than `startproject`'s "
+            f"(95% interval: {total[1]:.1f} to {total[2]:.1f} µs; "
+            f"{statistics.median(everything) / statistics.median(startproject):.2f}x).",
         ]
     )
 
 
 def main() -> int:
-    return run(__doc__.splitlines()[0], "middleware", 30, lambda runs: table(measure(runs), runs))
+    return run(__doc__.splitlines()[0], "middleware", 100, lambda runs: table(measure(runs), runs))
 
 
 if __name__ == "__main__":

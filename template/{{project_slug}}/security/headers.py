@@ -48,6 +48,8 @@ class SecurityHeadersMiddleware(csp.ContentSecurityPolicyMiddleware):
         finally:
             current_request.reset(serving)
         policies, headers = self.fixed_headers or self.build_headers()
+        # What Django's process_response reads: the nonce, and the policies csp_override and
+        # csp_report_only_override put on the response. Recheck on each Django upgrade.
         own_policy = hasattr(response, "_csp_config") or hasattr(response, "_csp_ro_config")
         if csp.get_nonce(request) or own_policy:
             # Django's code: the policy with this response's nonce, or the view's own policy.
