@@ -54,10 +54,10 @@ class SecurityHeadersMiddleware(csp.ContentSecurityPolicyMiddleware):
         if csp.get_nonce(request) or own_policy:
             # Django's code: the policy with this response's nonce, or the view's own policy.
             response = self.process_response(request, response)
-        else:
-            add_missing(response, policies)
+            policies = []
         response.headers["X-Request-ID"] = request.request_id
-        add_missing(response, headers)
+        for name, value in policies + headers:
+            response.headers.setdefault(name, value)  # unless the view set it
         return response
 
     def build_headers(self) -> tuple[Headers, Headers]:
@@ -83,11 +83,3 @@ class SecurityHeadersMiddleware(csp.ContentSecurityPolicyMiddleware):
         ]
         self.fixed_headers = (policies, headers)
         return self.fixed_headers
-
-
-def add_missing(response: HttpResponse, headers: Headers) -> None:
-    """Set each header the view has not set itself."""
-    present = response.headers
-    for name, value in headers:
-        if name not in present:
-            present[name] = value
