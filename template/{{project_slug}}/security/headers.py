@@ -1,8 +1,8 @@
 """The project's own layer around every request: its id, and the headers Django's other
 middleware does not set.
 
-One middleware, first in MIDDLEWARE, because each layer and each step costs every request
-(docs/performance.md has the figures):
+One middleware, first in MIDDLEWARE, because each layer and each step costs every request (the
+django-fortress template's docs/performance.md has the figures):
 
 - the request id (security/request_id.py), for the logs and the X-Request-ID response header;
 - the Content Security Policy: this class is Django's CSP middleware, so the nonce and the
