@@ -1,15 +1,18 @@
 """Benchmark: where a request's time goes, middleware by middleware, in one process.
 
 benchmarks/requests.py compares whole servers, whose figures drift with the machine's load by more
-than one middleware costs. This one times the generated project's WSGI handler in one process,
-without a server or a network: GET /bench/ (the same trivial view) through Django's WSGIHandler,
-with the production settings, under several MIDDLEWARE lists built side by side. Each round times
-a batch of requests with every list in turn, rotating which goes first, so a slower second of the
-machine touches every list alike. A list's time is the median over the rounds, in microseconds per
-request. A layer's cost is the median of the rounds' differences, each taken within one round,
-with a 95% confidence interval for that median (from the ranks of the sorted differences, which
-needs no assumption about their distribution): a cost whose interval includes zero is not told
-apart from the noise.
+than one middleware costs. This one serves GET /bench/ (the same trivial view) in one process,
+without a network, as gunicorn's synchronous worker serves each request, less the socket: gunicorn
+parses the request and builds the WSGI environ, Django's WSGIHandler runs it with the production
+settings, and gunicorn checks the response's headers and writes them and the body to a socket that
+discards them. The server's part counts because a layer that adds a header costs the server too:
+gunicorn validates, formats and encodes every header. Several MIDDLEWARE lists are built side by
+side; each round times a batch of requests with every list in turn, rotating which goes first, so
+a slower second of the machine touches every list alike. A list's time is the median over the
+rounds, in microseconds per request. A layer's cost is the median of the rounds' differences, each
+taken within one round, with a 95% confidence interval for that median (from the ranks of the
+sorted differences, which needs no assumption about their distribution): a cost whose interval
+includes zero is not told apart from the noise.
 
 The lists: the project's own; `django-admin startproject`'s; and the project's without each layer
 that startproject's lacks, whose difference to the full list is what that layer costs. The
@@ -45,7 +48,7 @@ NOWHERE = "127.0.0.1:9"  # the discard port: nothing listens on loopback
 
 # Runs inside the generated project, with its settings and its virtualenv.
 INNER = r"""
-import io, json, re, sys, time
+import json, re, sys, time
 from pathlib import Path
 
 import django
@@ -54,6 +57,9 @@ django.setup()
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.test.utils import override_settings
+from gunicorn.config import Config
+from gunicorn.http import wsgi
+from gunicorn.http.parser import RequestParser
 
 rounds, batch = int(sys.argv[1]), int(sys.argv[2])
 template = Path(django.__file__).parent / "conf/project_template/project_name/settings.py-tpl"
@@ -68,18 +74,19 @@ for layer in full:
     if layer not in startproject:
         lists[layer] = [other for other in full if other != layer]
 
-ENVIRON = {
-    "REQUEST_METHOD": "GET", "PATH_INFO": "/bench/", "QUERY_STRING": "",
-    "SERVER_NAME": "www.example.com", "SERVER_PORT": "443", "SERVER_PROTOCOL": "HTTP/1.1",
-    "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "www.example.com", "HTTP_ACCEPT": "*/*",
-    "HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_FOR": "203.0.113.7",
-    "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
-}
+# wrk's request (benchmarks/requests.py), with the headers the TLS proxy in front adds.
+REQUEST = (
+    b"GET /bench/ HTTP/1.1\r\nHost: www.example.com\r\n"
+    b"X-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n"
+)
+CLIENT, SERVER = ("127.0.0.1", 50000), ("127.0.0.1", 8000)
+config = Config()
 
 
-def start_response(status, headers, exc_info=None):
-    if not status.startswith("200"):
-        sys.exit(f"GET /bench/ answered {status}")
+class Discard:
+    # The client's socket, to gunicorn: what it sends goes nowhere.
+    def sendall(self, data):
+        pass
 
 
 handlers = {}
@@ -89,10 +96,18 @@ for name, middleware in lists.items():
 
 
 def serve(handler, count):
+    # gunicorn's SyncWorker.handle_request, less the socket and the access log (off by default).
     for _ in range(count):
-        response = handler({**ENVIRON, "wsgi.input": io.BytesIO(b"")}, start_response)
-        b"".join(response)
-        response.close()  # as the server does: request_finished and its receivers
+        request = next(RequestParser(config, [REQUEST], CLIENT))
+        response, environ = wsgi.create(request, Discard(), CLIENT, SERVER, config)
+        response.force_close()
+        body = handler(environ, response.start_response)
+        for chunk in body:
+            response.write(chunk)
+        response.close()
+        body.close()  # request_finished and its receivers
+        if response.status_code != 200:
+            sys.exit(f"GET /bench/ answered {response.status}")
 
 
 for handler in handlers.values():
@@ -165,8 +180,8 @@ def table(timings: dict[str, list[float]], runs: int) -> str:
     return "\n".join(
         [
             f"Measured {date.today()} on {platform.machine()}, Python 3.12: {runs} rounds of "
-            f"{REQUESTS_PER_BATCH} requests per list, GET /bench/ through Django's WSGI handler "
-            "with the production settings.",
+            f"{REQUESTS_PER_BATCH} requests per list, GET /bench/ through gunicorn's request "
+            "parser and response writer and Django's WSGI handler, with the production settings.",
             "",
             "| MIDDLEWARE | per request (median) | costs (median of the rounds) | 95% interval |",
             "| --- | --- | --- | --- |",

@@ -7,11 +7,14 @@ loopback), and serves a vanilla `django-admin startproject` (DEBUG off, otherwis
 defaults) from the same virtualenv with the same gunicorn settings. Both answer GET /bench/ with
 the same trivial view ("ok", text/plain), which the budget is about, and GET /page/ with the same
 small page rendered from a template (a real page's view and template cost more than these).
+A third server runs the generated project with startproject's MIDDLEWARE (plus allauth's
+AccountMiddleware, which allauth requires), so that the gap to vanilla splits into what the
+project's own middleware costs and what its settings, apps and bigger process cost.
 wrk (Debian's package) loads each in turn on loopback, with the headers the TLS proxy would add,
-for --runs rounds that alternate which goes first.
+for --runs rounds that rotate which goes first.
 
-The machine is shared and its speed drifts from one second to the next, so each round compares
-the two servers run back to back, and the result is the median of the rounds' ratios, printed
+The machine is shared and its speed drifts from one second to the next, so each round runs the
+servers back to back, and each result is the median of the rounds' ratios to vanilla, printed
 with a 95% confidence interval for that median and the range of the rounds. wrk runs on the same
 cores as the servers, so the figures are for comparing, not for capacity planning. Budget: the
 project serves at least 90% of vanilla's requests per second.
@@ -75,6 +78,10 @@ ALLOWED_HOSTS = ["{HOST}"]
 ROOT_URLCONF = "bench_urls"
 """
 
+# allauth refuses to start without its middleware (allauth/account/apps.py).
+ALLAUTH_MIDDLEWARE = "allauth.account.middleware.AccountMiddleware"
+STARTPROJECT_MIDDLEWARE = re.compile(r"^MIDDLEWARE = \[(.*?)\]", re.M | re.S)
+
 # wrk's summary: throughput, the 99th percentile of --latency, and the failures it counts.
 REQUESTS_PER_SECOND = re.compile(r"^Requests/sec:\s+([\d.]+)\s*$", re.M)
 P99 = re.compile(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.M)
@@ -88,6 +95,13 @@ class Server:
     name: str
     port: int
     log: Path
+
+
+# The servers compared with vanilla, as the table names them.
+LABELS = {
+    "project": "the project",
+    "plain": "the project, `startproject`'s MIDDLEWARE + allauth's",
+}
 
 
 @dataclass
@@ -121,6 +135,16 @@ def start_vanilla(folder: Path, python: Path) -> Path:
         settings.write(VANILLA_SETTINGS)
     (folder / "bench_urls.py").write_text(BENCH_URLS.format(urls="vanilla.urls"))
     return folder
+
+
+def startproject_middleware(vanilla: Path) -> str:
+    """MIDDLEWARE as `startproject` wrote it, plus allauth's, as a line of settings."""
+    settings = (vanilla / "vanilla" / "settings.py").read_text()
+    found = STARTPROJECT_MIDDLEWARE.search(settings)
+    layers = re.findall(r"'([\w.]+)'", found.group(1)) if found else []
+    if "django.middleware.security.SecurityMiddleware" not in layers:
+        sys.exit(f"No MIDDLEWARE list found in {vanilla}/vanilla/settings.py: {layers}")
+    return f"MIDDLEWARE = {[*layers, ALLAUTH_MIDDLEWARE]!r}"
 
 
 @contextmanager
@@ -181,33 +205,47 @@ def load(server: Server, page: str, duration: str) -> Load:
 
 
 def measure(runs: int) -> dict[tuple[str, str], list[Load]]:
-    """The loads of each page on each server, in `runs` rounds that alternate which server goes
+    """The loads of each page on each server, in `runs` rounds that rotate which server goes
     first."""
     python = find_project_python()
     with tempfile.TemporaryDirectory(prefix="bench-requests-") as scratch_name:
         scratch = Path(scratch_name)
         with postgres_server() as postgres, redis_server(scratch) as redis:
-            project = generate(scratch / "generated")
-            database = create_database(python, postgres, "bench_requests")
+            vanilla_project = start_vanilla(scratch / "vanilla", python)
+            urls = 'ROOT_URLCONF = "bench_urls"'
             with (
                 live_site(
-                    project,
+                    generate(scratch / "generated"),
                     python,
-                    database,
+                    create_database(python, postgres, "bench_requests"),
                     f"{redis}/1",
-                    'ROOT_URLCONF = "bench_urls"',
+                    urls,
                     workers=WORKERS,
                     threads=THREADS,
                 ) as site,
-                vanilla_site(start_vanilla(scratch / "vanilla", python), python) as vanilla,
+                live_site(
+                    generate(scratch / "plain"),
+                    python,
+                    create_database(python, postgres, "bench_requests_plain"),
+                    f"{redis}/2",
+                    f"{urls}\n{startproject_middleware(vanilla_project)}",
+                    workers=WORKERS,
+                    threads=THREADS,
+                ) as plain,
+                vanilla_site(vanilla_project, python) as vanilla,
             ):
-                servers = [Server("project", site.port, site.log), vanilla]
+                servers = [
+                    Server("project", site.port, site.log),
+                    Server("plain", plain.port, plain.log),
+                    vanilla,
+                ]
                 loads: dict[tuple[str, str], list[Load]] = {}
                 for page in PAGES:
                     for server in servers:
                         load(server, page, WARM_UP)
                     for number in range(runs):
-                        for server in servers if number % 2 == 0 else servers[::-1]:
+                        turn = number % len(servers)
+                        for server in servers[turn:] + servers[:turn]:
                             loads.setdefault((server.name, page), []).append(
                                 load(server, page, DURATION)
                             )
@@ -216,33 +254,31 @@ def measure(runs: int) -> dict[tuple[str, str], list[Load]]:
 
 @dataclass
 class Comparison:
-    """One page on both servers: each server's medians, and the rounds' ratios (sorted), their
-    median and its 95% interval."""
+    """One server against vanilla on one page: each one's medians, and the rounds' ratios
+    (sorted), their median and its 95% interval."""
 
-    throughput: dict[str, float]
-    p99_ms: dict[str, float]
+    throughput: float
+    vanilla_throughput: float
+    p99_ms: float
+    vanilla_p99_ms: float
     ratios: list[float]
     ratio: float
     low: float
     high: float
 
 
-def compare(loads: dict[tuple[str, str], list[Load]], page: str) -> Comparison:
-    project, vanilla = loads["project", page], loads["vanilla", page]
+def compare(loads: dict[tuple[str, str], list[Load]], server: str, page: str) -> Comparison:
+    mine, vanilla = loads[server, page], loads["vanilla", page]
     ratios = sorted(
-        mine.requests_per_second / theirs.requests_per_second
-        for mine, theirs in zip(project, vanilla, strict=True)
+        own.requests_per_second / theirs.requests_per_second
+        for own, theirs in zip(mine, vanilla, strict=True)
     )
     median, low, high = median_interval(ratios)
     return Comparison(
-        throughput={
-            name: statistics.median(load.requests_per_second for load in each)
-            for name, each in [("project", project), ("vanilla", vanilla)]
-        },
-        p99_ms={
-            name: statistics.median(load.p99_seconds for load in each) * 1000
-            for name, each in [("project", project), ("vanilla", vanilla)]
-        },
+        throughput=statistics.median(load.requests_per_second for load in mine),
+        vanilla_throughput=statistics.median(load.requests_per_second for load in vanilla),
+        p99_ms=statistics.median(load.p99_seconds for load in mine) * 1000,
+        vanilla_p99_ms=statistics.median(load.p99_seconds for load in vanilla) * 1000,
         ratios=ratios,
         ratio=median,
         low=low,
@@ -254,18 +290,19 @@ def report(runs: int) -> str:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk (Debian)")
     loads = measure(runs)
-    results = {page: compare(loads, page) for page in PAGES}
     rows = []
-    for page, label in [("/bench/", "trivial view"), ("/page/", "page from a template")]:
-        result = results[page]
-        rows.append(
-            f"| `GET {page}` ({label}) | {result.throughput['project']:.0f} "
-            f"| {result.throughput['vanilla']:.0f} | **{result.ratio:.2f}** "
-            f"| {result.low:.2f} to {result.high:.2f} "
-            f"| {result.ratios[0]:.2f} to {result.ratios[-1]:.2f} "
-            f"| {result.p99_ms['project']:.1f} ms | {result.p99_ms['vanilla']:.1f} ms |"
-        )
-    trivial = results["/bench/"]
+    for page, page_label in [("/bench/", "trivial view"), ("/page/", "page from a template")]:
+        for server, label in LABELS.items():
+            result = compare(loads, server, page)
+            ratio = f"**{result.ratio:.2f}**" if server == "project" else f"{result.ratio:.2f}"
+            rows.append(
+                f"| `GET {page}` ({page_label}) | {label} | {result.throughput:.0f} "
+                f"| {result.vanilla_throughput:.0f} | {ratio} "
+                f"| {result.low:.2f} to {result.high:.2f} "
+                f"| {result.ratios[0]:.2f} to {result.ratios[-1]:.2f} "
+                f"| {result.p99_ms:.1f} ms | {result.vanilla_p99_ms:.1f} ms |"
+            )
+    trivial = compare(loads, "project", "/bench/")
     verdict = "within" if trivial.ratio >= BUDGET else "OVER"
     if trivial.low <= BUDGET <= trivial.high:
         verdict += (
@@ -277,16 +314,17 @@ def report(runs: int) -> str:
             f"({runs} rounds of {DURATION} per server and page; wrk {' '.join(WRK_OPTIONS)}; "
             f"gunicorn {WORKERS} synchronous workers).",
             "",
-            "| page | project requests/s | vanilla requests/s | project / vanilla | 95% interval "
-            "| rounds | project p99 | vanilla p99 |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| page | server | requests/s | vanilla requests/s | server / vanilla | 95% interval "
+            "| rounds | p99 | vanilla p99 |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *rows,
             "",
-            "Requests a second and p99 are each server's median over the rounds; project / vanilla "
+            "Requests a second and p99 are each server's median over the rounds; server / vanilla "
             "is the median of the rounds' own ratios (so not quite the ratio of the two medians), "
             "with a 95% confidence interval for that median and the range of the rounds.",
             "",
-            f"Budget: the trivial view at least {BUDGET:.0%} of vanilla's throughput ({verdict}).",
+            f"Budget: the project's trivial view at least {BUDGET:.0%} of vanilla's throughput "
+            f"({verdict}).",
         ]
     )
 
