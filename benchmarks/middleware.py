@@ -96,7 +96,7 @@ for name, middleware in lists.items():
 
 
 def serve(handler, count):
-    # gunicorn's SyncWorker.handle_request, less the socket and the access log (off by default).
+    # gunicorn's SyncWorker.handle_request, less the socket and the access log (as requests.py).
     for _ in range(count):
         request = next(RequestParser(config, [REQUEST], CLIENT))
         response, environ = wsgi.create(request, Discard(), CLIENT, SERVER, config)

@@ -9,6 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.prod")
 
 application = get_asgi_application()
 
-# As in wsgi.py: what is loaded by now lives as long as the process, so the garbage collector's
-# full collections need not walk it.
+# As in wsgi.py: Django, the apps and the settings loaded by now stay for the process's life, so
+# the garbage collector's full collections need not walk them.
 gc.freeze()

@@ -10,14 +10,15 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-# Imports the entry point, then prints how many objects are frozen and whether Django's app
-# registry is still among those the collector walks.
+# Imports the entry point, then prints how many objects are frozen and whether its application and
+# an app's AppConfig, both made by Django's setup, are still among the objects the collector walks.
 PROBE = """
 import gc, importlib, sys
-importlib.import_module(sys.argv[1])
 from django.apps import apps
+module = importlib.import_module(sys.argv[1])
 walked = {id(obj) for obj in gc.get_objects()}
-print(gc.get_freeze_count(), id(apps.app_configs) in walked)
+made = [module.application, apps.get_app_config("auth")]
+print(gc.get_freeze_count(), any(id(obj) in walked for obj in made))
 """
 
 
