@@ -11,7 +11,8 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 # Imports the entry point, then prints how many objects are frozen and whether its application and
-# an app's AppConfig, both made by Django's setup, are still among the objects the collector walks.
+# an app's AppConfig, both made as the entry point loads the project, are still among the objects
+# the collector walks.
 PROBE = """
 import gc, importlib, sys
 from django.apps import apps
