@@ -11,7 +11,12 @@ COPIER_YML = Path(__file__).resolve().parent.parent / "copier.yml"
 
 def questions() -> dict[str, dict]:
     config = yaml.safe_load(COPIER_YML.read_text())
-    return {name: spec for name, spec in config.items() if not name.startswith("_")}
+    # A computed value (when: false) is not a question: nothing answers it.
+    return {
+        name: spec
+        for name, spec in config.items()
+        if not name.startswith("_") and spec.get("when") is not False
+    }
 
 
 def choice_values(spec: dict) -> list[object]:

@@ -21,23 +21,28 @@ import re
 import shutil
 import signal
 import socket
+import stat
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import copier
 import pytest
 from filelock import FileLock
 
 from .answer_sets import ANSWER_SETS
+from .deployment import Deployment, as_caddy, deployed, hand_over, unit_settings
 from .helpers import CACHE
-from .services import ServiceError, create_database, prepare_site, project_bin
+from .services import ServiceError, create_database
 
 OBSERVATORY_NPM = "@mdn/mdn-http-observatory@1.4.8"
 # The score the issue asks of the home page; 100 is a bare pass, bonuses add to it.
@@ -105,7 +110,7 @@ def replace(text: str, old: str, new: str) -> str:
 
 def site_config(project: Path, answers: dict[str, object], tls: TLS, upstream: str | None) -> str:
     """The generated proxy configuration, with the test certificate for Let's Encrypt's and
-    upstream (when given) for gunicorn's address."""
+    upstream (when given) for the compose network's address of gunicorn."""
     proxy = answers.get("proxy", "nginx")
     text = (project / "deploy" / CONFIG_FILES[proxy]).read_text()
     domain = answers.get("domain_name", "example.com")
@@ -113,28 +118,33 @@ def site_config(project: Path, answers: dict[str, object], tls: TLS, upstream: s
         live = f"/etc/letsencrypt/live/{domain}"
         text = replace(text, f"{live}/fullchain.pem", str(tls.cert))
         text = replace(text, f"{live}/privkey.pem", str(tls.key))
-    generated = "127.0.0.1:8000" if answers.get("hosting", "vps") == "vps" else "app:8000"
-    return replace(text, generated, upstream) if upstream else text
+    return replace(text, "app:8000", upstream) if upstream else text
 
 
 def nginx_main(folder: Path, site: Path) -> Path:
-    """Debian's own /etc/nginx/nginx.conf with site as the one enabled site, and its pid, logs
-    and temporary files in folder: the generated file must fit beside Debian's http settings."""
+    """Debian's own /etc/nginx/nginx.conf with site as the one enabled site, its pid and logs in
+    folder, and its temporary files in a folder laid out as Debian's /var/lib/nginx: the
+    generated file must fit beside Debian's http settings, and its workers run as www-data."""
     debian = Path("/etc/nginx/nginx.conf").read_text()
+    temp_root = Path(tempfile.mkdtemp(prefix="fortress-nginx-"))
+    temp_root.chmod(0o755)
     for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (folder / temp).mkdir(parents=True, exist_ok=True)
-    temp_paths = "".join(f"\t{temp}_temp_path {folder}/{temp};\n" for temp in ("proxy", "fastcgi"))
-    temp_paths += "".join(f"\t{temp}_temp_path {folder}/{temp};\n" for temp in ("uwsgi", "scgi"))
-    temp_paths += f"\tclient_body_temp_path {folder}/body;\n"
+        (temp_root / temp).mkdir(mode=0o700)
+        shutil.chown(temp_root / temp, "www-data", "www-data")
+    temp_paths = "".join(
+        f"\t{temp}_temp_path {temp_root}/{temp};\n" for temp in ("proxy", "fastcgi")
+    )
+    temp_paths += "".join(f"\t{temp}_temp_path {temp_root}/{temp};\n" for temp in ("uwsgi", "scgi"))
+    temp_paths += f"\tclient_body_temp_path {temp_root}/body;\n"
     main = folder / "nginx-main.conf"
     main.write_text(
-        replace_once(debian, "user www-data;", "user root;")
-        .replace("pid /run/nginx.pid;", f"pid {folder}/nginx.pid;")
+        debian.replace("pid /run/nginx.pid;", f"pid {folder}/nginx.pid;")
         .replace("error_log /var/log/nginx/error.log;", f"error_log {folder}/error.log;")
         .replace("access_log /var/log/nginx/access.log;", f"access_log {folder}/access.log;")
         .replace("include /etc/nginx/sites-enabled/*;", f"{temp_paths}\tinclude {site};")
     )
     assert f"include {site};" in main.read_text()
+    assert "user www-data;" in main.read_text().splitlines()
     return main
 
 
@@ -155,7 +165,10 @@ def apache_main(folder: Path, site: Path) -> Path:
         f"PidFile {folder}/apache.pid",
         f"ErrorLog {folder}/apache-error.log",
         f"DefaultRuntimeDir {folder}",
-        f"Mutex file:{folder}",
+        "Mutex posixsem",
+        # Debian's envvars: the workers run as www-data.
+        "User www-data",
+        "Group www-data",
         "Listen 127.0.0.1:80",
         "Listen 127.0.0.1:443",
     ]
@@ -199,7 +212,9 @@ def test_proxy_config_loads_in_the_real_server(name, template_src, tmp_path, tls
     assert not generated & (set(CONFIG_FILES.values()) - {CONFIG_FILES[proxy]})
     site = tmp_path / "site.conf"
     if proxy == "nginx":
-        site.write_text(site_config(project, answers, tls, "127.0.0.1:8000"))
+        # nginx looks the compose network's name up as it loads.
+        upstream = "127.0.0.1:8000" if answers.get("hosting") == "docker" else None
+        site.write_text(site_config(project, answers, tls, upstream))
         command = [need("nginx", "nginx"), "-t", "-c", nginx_main(tmp_path, site)]
         command += ["-e", tmp_path / "error.log"]
         env = {}
@@ -261,9 +276,36 @@ GZIP = {"Accept-Encoding": "gzip"}
 
 # Run in the namespace as `python -c PROBE REQUESTS CA`: each request goes to 127.0.0.1 on port 80
 # or 443 (TLS with the given SNI name, verified against CA) and its answer, or the error that
-# ended it, is printed as JSON. A request with "content_length" sends only its headers.
+# ended it, is printed as JSON. A request with "content_length" sends only its headers; one with
+# "body_size" sends a body of that size, until the server answers.
 PROBE = r"""
-import base64, http.client, json, socket, ssl, sys
+import base64, http.client, io, json, select, socket, ssl, sys
+
+# A connection's bytes, after those already read from it.
+class Prefixed(io.RawIOBase):
+    def __init__(self, sock, prefix):
+        self.sock, self.prefix = sock, prefix
+    def readable(self):
+        return True
+    def readinto(self, buffer):
+        if self.prefix:
+            size = min(len(buffer), len(self.prefix))
+            buffer[:size], self.prefix = self.prefix[:size], self.prefix[size:]
+            return size
+        return self.sock.recv_into(buffer)
+    def makefile(self, mode):
+        return io.BufferedReader(self)
+
+# What the server has sent (b"" once it closed), or None: a TLS record that carries no data,
+# such as a session ticket, makes the socket readable too.
+def early_answer(sock):
+    sock.setblocking(False)
+    try:
+        return sock.recv(65536)
+    except (ssl.SSLWantReadError, BlockingIOError):
+        return None
+    finally:
+        sock.settimeout(30)
 
 requests, ca = json.loads(sys.argv[1]), sys.argv[2]
 answers = []
@@ -274,20 +316,37 @@ for request in requests:
             context = ssl.create_default_context(cafile=ca)
             sock = context.wrap_socket(sock, server_hostname=request.get("sni", "example.com"))
         connection = http.client.HTTPConnection("example.com")
+        response = None
         connection.sock = sock
         headers = {"Host": "example.com", **request.get("headers", {})}
         body = request.get("body")
-        if "body_size" in request:
-            body = b"x" * request["body_size"]
-        if "content_length" in request:
+        if "body_b64" in request:
+            body = base64.b64decode(request["body_b64"])
+        if "content_length" in request or "body_size" in request:
             connection.putrequest(request["method"], request["path"], skip_host=True)
-            headers["Content-Length"] = str(request["content_length"])
+            size = request.get("content_length", request.get("body_size"))
+            headers["Content-Length"] = str(size)
             for name, value in headers.items():
                 connection.putheader(name, value)
             connection.endheaders()
+            # A body of body_size is sent as a browser sends it: until the server answers,
+            # which a proxy refusing it may do before it has all of it.
+            left, early = (size if "body_size" in request else 0), None
+            while left and early is None:
+                if select.select([sock], [], [], 0)[0]:
+                    early = early_answer(sock)
+                    continue
+                try:
+                    sock.sendall(b"x" * min(left, 65536))
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                left -= min(left, 65536)
+            if early is not None:
+                response = http.client.HTTPResponse(Prefixed(sock, early))
+                response.begin()
         else:
             connection.request(request["method"], request["path"], body=body, headers=headers)
-        response = connection.getresponse()
+        response = response or connection.getresponse()
         raw = response.read()
         answers.append({
             "status": response.status,
@@ -305,6 +364,7 @@ print(json.dumps(answers))
 class Answer:
     status: int
     headers: dict[str, str]
+    header_list: list[tuple[str, str]]
     cookies: list[str]
     body: str
     raw: bytes
@@ -354,7 +414,8 @@ def probe(inside: Namespace, ca: Path, *requests: dict) -> list[Answer | str]:
         headers = {name: value for name, value in raw["headers"] if name != "set-cookie"}
         cookies = [value for name, value in raw["headers"] if name == "set-cookie"]
         body = base64.b64decode(raw["raw"])
-        answers.append(Answer(raw["status"], headers, cookies, raw["body"], body))
+        header_list = [(name, value) for name, value in raw["headers"]]
+        answers.append(Answer(raw["status"], headers, header_list, cookies, raw["body"], body))
     return answers
 
 
@@ -428,78 +489,363 @@ def observatory() -> list[str]:
     return [node, str(package / "src" / "scan.js")]
 
 
-@pytest.fixture(scope="module")
-def behind_nginx(template_src, tmp_path_factory, project_python, postgres, redis):
-    """The default project (vps, nginx, uploads kept in a private folder) served as production
-    serves it, behind the generated nginx configuration in a network namespace; yields (inside,
-    tls, folder, project, site)."""
-    folder = tmp_path_factory.mktemp("nginx-e2e")
-    project = folder / "project"
-    copier.run_copy(str(template_src), project, defaults=True, unsafe=True, quiet=True)
-    tls = make_tls(folder / "tls", DOMAIN)
+@dataclass
+class Served:
+    """A project deployed as its README says (tests/deployment.py), behind one proxy."""
+
+    proxy: str
+    inside: Namespace
+    tls: TLS
+    deployment: Deployment
+    gunicorn_log: Path
+    proxy_log: Path
+
+    def logs(self) -> str:
+        """The end of gunicorn's and the proxy's logs, for a failure's message."""
+        return "\n".join(
+            f"--- {log.name}\n" + log.read_text(errors="replace")[-3000:]
+            for log in (self.gunicorn_log, self.proxy_log)
+        )
+
+    def get(self, path: str, **request) -> Answer | str:
+        (answer,) = probe(
+            self.inside, self.tls.ca, {"port": 443, "method": "GET", "path": path, **request}
+        )
+        return answer
+
+
+def proxy_runtime(proxy: str, served: Deployment, tls: TLS) -> tuple[list, Path, dict[str, str]]:
+    """The command that runs the site's configuration in Debian's own server, as Debian runs it,
+    with only the certificate paths changed (and Caddy's admin socket, one per test server);
+    its log; its environment."""
+    folder = served.runtime / proxy
+    folder.mkdir(mode=0o755)
+    config = site_config(served.code, {"proxy": proxy, "hosting": "vps"}, tls, None)
+    env = dict(os.environ)
+    if proxy == "nginx":
+        (folder / "site.conf").write_text(config)
+        main = nginx_main(folder, folder / "site.conf")
+        main.write_text(
+            replace(
+                main.read_text(),
+                f"access_log {folder}/access.log;",
+                "log_format ids '$request_id $request_uri';\n"
+                f"\taccess_log {folder}/access.log ids;",
+            )
+        )
+        command = [
+            need("nginx", "nginx"),
+            "-c",
+            main,
+            "-e",
+            folder / "error.log",
+            "-g",
+            "daemon off;",
+        ]
+    elif proxy == "apache":
+        (folder / "site.conf").write_text(config)
+        main = apache_main(folder, folder / "site.conf")
+        command = [need("apache2", "apache2"), "-f", main, "-D", "FOREGROUND"]
+        env["APACHE_RUN_DIR"] = str(folder)
+    else:
+        command = caddy_command(config, tls)
+    return command, folder / "proxy.log", env
+
+
+@pytest.fixture(scope="module", params=["nginx", "apache", "caddy"])
+def served(request, template_src, project_python, postgres, redis) -> Iterator[Served]:
+    """The default project with request.param as its proxy, deployed and served as production
+    serves it (PostgreSQL, Redis, gunicorn as the systemd unit runs it) in a network namespace
+    of its own."""
+    proxy = request.param
     database = create_database(project_python, postgres, f"proxy_{uuid.uuid4().hex[:8]}")
-    site = prepare_site(
-        project,
-        project_python,
-        database,
-        f"{redis}/9",
-        environ={
-            "DJANGO_ALLOWED_HOSTS": DOMAIN,
-            "WEB_CONCURRENCY": "2",
-            "DJANGO_UPLOAD_ROOT": str(folder / "uploads"),
-        },
-        host=DOMAIN,
-    )
-    sock = folder / "gunicorn.sock"
-    config = site_config(project, {}, tls, f"unix:{sock}")
-    config = replace(config, "/srv/my_site/staticfiles/", f"{project}/staticfiles/")
-    config = replace(config, "/var/lib/my_site/uploads/", f"{folder}/uploads/")
-    (folder / "site.conf").write_text(config)
-    main = nginx_main(folder, folder / "site.conf")
-    # The request id nginx made, beside the path, to compare with Django's logs.
-    main.write_text(
-        replace(
-            main.read_text(),
-            f"access_log {folder}/access.log;",
-            f"log_format ids '$request_id $request_uri';\n\taccess_log {folder}/access.log ids;",
-        )
-    )
-    gunicorn = [
-        project_bin(project_python, "gunicorn"),
-        "--config",
-        "deploy/gunicorn.conf.py",
-        "--bind",
-        f"unix:{sock}",
-    ]
-    nginx = [need("nginx", "nginx"), "-c", main, "-e", folder / "error.log", "-g", "daemon off;"]
+    environ = {
+        "DJANGO_SECRET_KEY": "live-" + os.urandom(32).hex(),
+        "DJANGO_ALLOWED_HOSTS": DOMAIN,
+        "DATABASE_URL": database,
+        "REDIS_URL": f"{redis}/9",
+        "DJANGO_EMAIL_HOST": "127.0.0.1",
+        "DJANGO_MFA_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "WEB_CONCURRENCY": "2",
+    }
     with ExitStack() as stack:
-        inside = stack.enter_context(network_namespace(folder))
+        deployment = stack.enter_context(
+            deployed(template_src, {"proxy": proxy, "domain_name": DOMAIN}, project_python, environ)
+        )
+        tls = make_tls(deployment.runtime / "tls", DOMAIN)
+        inside = stack.enter_context(network_namespace(deployment.runtime))
+        gunicorn_log = deployment.runtime / "gunicorn.log"
+        listener = stack.enter_context(deployment.socket())
         stack.enter_context(
             background(
-                gunicorn,
-                site.log,
+                deployment.start_command(),
+                gunicorn_log,
                 "gunicorn",
-                serves_unix(sock),
-                cwd=project,
-                env={**os.environ, **site.env},
+                lambda: "Booting worker" in gunicorn_log.read_text(),
+                env=deployment.service_env(),
+                pass_fds=(3,),
+                preexec_fn=hand_over(listener),
             )
         )
-        stack.enter_context(
-            background(
-                inside(nginx),
-                folder / "nginx.out",
-                "nginx",
-                lambda: (folder / "nginx.pid").exists(),
-            )
+        command, proxy_log, env = proxy_runtime(proxy, deployment, tls)
+        stack.enter_context(background(inside(command), proxy_log, proxy, lambda: True, env=env))
+        site = Served(proxy, inside, tls, deployment, gunicorn_log, proxy_log)
+        deadline = time.monotonic() + 30
+        while not (isinstance(home := site.get("/"), Answer) and home.status == 200):
+            if time.monotonic() > deadline:
+                raise ServiceError(f"{proxy} did not pass a page on:\n{proxy_log.read_text()}")
+            time.sleep(0.3)
+        yield site
+
+
+# What every answer a proxy makes itself carries (deploy/ configurations): as strict as Django's
+# for a page that runs nothing.
+PROXY_HEADERS = {
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+}
+# What a page of Django's and a download share, whole values compared.
+SHARED_HEADERS = [
+    *(name for name in PROXY_HEADERS if name != "content-security-policy"),
+    "permissions-policy",
+]
+
+
+def assert_each_header_once(answer: Answer) -> None:
+    names = [name for name, _ in answer.header_list if name != "set-cookie"]
+    assert len(names) == len(set(names)), sorted(names)
+
+
+def assert_proxy_headers(answer: Answer) -> None:
+    for name, value in PROXY_HEADERS.items():
+        assert answer.headers.get(name) == value, (answer.status, name, answer.headers)
+    assert_each_header_once(answer)
+    assert answer.headers.get("server", "") in {"nginx", "Apache", ""}, answer.headers
+
+
+def sign_in(site: Served, email: str, password: str) -> dict[str, str]:
+    """The cookies of a session signed in through the proxy."""
+    page = site.get("/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1)
+    cookies = dict(cookie.split(";", 1)[0].split("=", 1) for cookie in page.cookies)
+    form = f"login={quote(email)}&password={quote(password)}&csrfmiddlewaretoken={token}"
+    (signed_in,) = probe(
+        site.inside,
+        site.tls.ca,
+        {
+            "port": 443,
+            "method": "POST",
+            "path": "/accounts/login/",
+            "body": form,
+            "headers": {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": f"https://{DOMAIN}",
+                "Referer": f"https://{DOMAIN}/accounts/login/",
+                "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+            },
+        },
+    )
+    assert signed_in.status == 302, site.logs()
+    cookies.update(dict(cookie.split(";", 1)[0].split("=", 1) for cookie in signed_in.cookies))
+    return cookies
+
+
+def upload_through_the_proxy(site: Served, cookies: dict[str, str], name: str, data: bytes) -> None:
+    """Send a file with the form of /files/, as a browser does."""
+    jar = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    page = site.get("/files/", headers={"Cookie": jar})
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1)
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
+            f'{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    (sent,) = probe(
+        site.inside,
+        site.tls.ca,
+        {
+            "port": 443,
+            "method": "POST",
+            "path": "/files/",
+            "body_b64": base64.b64encode(body).decode(),
+            "headers": {
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Origin": f"https://{DOMAIN}",
+                "Referer": f"https://{DOMAIN}/files/",
+                "Cookie": jar,
+            },
+        },
+    )
+    assert sent.status == 302, site.logs()
+
+
+def png() -> bytes:
+    """A small real PNG, made without the project's dependencies."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
         )
-        yield inside, tls, folder, project, site
+
+    rows = b"".join(b"\x00" + b"\x20\x80\x80" * 8 for _ in range(8))
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
-def test_nginx_sends_http_to_https_on_the_sites_name(behind_nginx):
-    inside, tls, *_ = behind_nginx
+@pytest.fixture(scope="module")
+def stored_upload(served):
+    """A file its owner sent through the proxy: (cookies of the owner, its download path, the
+    stored file)."""
+    password = "a long passphrase for the owner"  # noqa: S105 (the test account's)
+    email = f"owner-{served.proxy}@example.org"
+    created = served.deployment.manage(
+        "shell",
+        "-c",
+        "from allauth.account.models import EmailAddress\n"
+        "from django.contrib.auth import get_user_model\n"
+        f"user = get_user_model().objects.create_user({email!r}, {password!r})\n"
+        "EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)\n",
+    )
+    assert created.returncode == 0, created.stderr
+    cookies = sign_in(served, email, password)
+    upload_through_the_proxy(served, cookies, "holiday photo.png", png())
+    listed = served.deployment.manage(
+        "shell",
+        "-c",
+        f"from {served.deployment.slug}.uploads.models import Upload\n"
+        f"upload = Upload.objects.get(owner__email={email!r})\n"
+        "print(upload.pk, upload.file.path)\n",
+    )
+    assert listed.returncode == 0, listed.stderr
+    pk, path = listed.stdout.splitlines()[-1].split()
+    return cookies, f"/files/{pk}/", Path(path)
+
+
+def test_a_download_reaches_its_owner_through_the_proxy_with_the_download_headers(
+    served, stored_upload
+):
+    cookies, path, stored = stored_upload
+    jar = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    page = served.get("/", headers=jar)
+
+    download = served.get(path, headers=jar)
+    anonymous = served.get(path)
+
+    assert download.status == 200, download.body[:500]
+    assert download.raw == stored.read_bytes()
+    assert download.headers["content-type"] == "image/png"
+    assert download.headers["content-disposition"] == 'attachment; filename="holiday photo.png"'
+    assert download.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    for name in SHARED_HEADERS:
+        assert download.headers.get(name) == page.headers[name], name
+    assert_each_header_once(download)
+    assert anonymous.status == 302
+    assert anonymous.headers["location"].startswith("/accounts/login/")
+    # Stored by the service's user under the unit's umask, readable by its group alone.
+    user = served.deployment.user
+    info = stored.stat()
+    assert (stored.owner(), stored.group()) == (user, user)
+    assert stat.S_IMODE(info.st_mode) == 0o640
+    assert stat.S_IMODE(stored.parent.stat().st_mode) == 0o750
+    assert stat.S_IMODE(served.deployment.state.stat().st_mode) == 0o750
+
+
+@pytest.mark.parametrize("served", ["nginx"], indirect=True)
+def test_nginx_keeps_its_internal_location_to_itself(served, stored_upload):
+    cookies, _, stored = stored_upload
+    jar = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+
+    direct = served.get(f"/internal-uploads/{stored.name}", headers=jar)
+
+    assert direct.status == 404
+    assert_proxy_headers(direct)
+
+
+def test_a_stored_file_that_leads_out_of_the_uploads_folder_is_not_sent(served, stored_upload):
+    cookies, path, stored = stored_upload
+    jar = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    kept = stored.with_name(stored.name + ".kept")
+    user = served.deployment.user
+    # What whoever can write the folder (the service's user) could leave there.
+    moved = subprocess.run(
+        [
+            "runuser",
+            "-u",
+            user,
+            "--",
+            "sh",
+            "-c",
+            'mv "$0" "$1" && ln -s /etc/passwd "$0"',
+            stored,
+            kept,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert moved.returncode == 0, moved.stderr
+    try:
+        answer = served.get(path, headers=jar)
+    finally:
+        stored.unlink()
+        kept.rename(stored)
+
+    assert answer.status == 400
+    assert "root:" not in answer.body
+
+
+def test_static_files_reach_the_proxys_user_with_the_sites_headers(served):
+    manifest = json.loads((served.deployment.code / "staticfiles" / "staticfiles.json").read_text())
+    hashed = next(name for name in manifest["paths"].values() if name.endswith(".css"))
+
+    answer = served.get(f"/static/{hashed}", headers=GZIP)
+    escape = served.get("/static/../manage.py")
+
+    assert answer.status == 200, (answer.status, served.proxy_log.read_text()[-2000:])
+    assert answer.headers["content-type"].startswith("text/css")
+    assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert_proxy_headers(answer)
+    if served.proxy == "nginx":
+        assert answer.headers["content-encoding"] == "gzip"
+    assert "import" not in escape.body
+
+
+def test_answers_the_proxy_makes_itself_carry_the_sites_headers(served):
+    missing, too_large = probe(
+        served.inside,
+        served.tls.ca,
+        {"port": 443, "method": "GET", "path": "/static/missing.css"},
+        {"port": 443, "method": "POST", "path": "/accounts/login/", "body_size": 12 * 2**20},
+    )
+
+    assert missing.status == 404
+    assert_proxy_headers(missing)
+    # The default upload limit is 10 MiB, and the proxy allows 1 MiB more for the form.
+    assert isinstance(too_large, Answer), too_large
+    assert too_large.status in {403, 413}, too_large.status
+    assert_proxy_headers(too_large)
+
+
+@pytest.mark.parametrize("served", ["nginx"], indirect=True)
+def test_nginx_sends_http_to_https_on_the_sites_name(served):
     own, other = probe(
-        inside,
-        tls.ca,
+        served.inside,
+        served.tls.ca,
         {"port": 80, "method": "GET", "path": "/accounts/login/?next=/a"},
         {"port": 80, "method": "GET", "path": "/", "headers": {"Host": "evil.example"}},
     )
@@ -510,8 +856,9 @@ def test_nginx_sends_http_to_https_on_the_sites_name(behind_nginx):
     assert own.headers["server"] == "nginx"
 
 
-def test_nginx_passes_requests_with_its_own_forwarded_headers(behind_nginx):
-    inside, tls, folder, project, _ = behind_nginx
+@pytest.mark.parametrize("served", ["nginx"], indirect=True)
+def test_nginx_passes_requests_with_its_own_forwarded_headers(served):
+    inside, tls = served.inside, served.tls
     forged = {
         "X-Forwarded-For": "203.0.113.7",
         "X-Forwarded-Proto": "http",
@@ -533,8 +880,8 @@ def test_nginx_passes_requests_with_its_own_forwarded_headers(behind_nginx):
     # The id of the request is nginx's, not the client's, and Django logged it.
     request_id = home.headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
-    assert f"{request_id} /\n" in (folder / "access.log").read_text()
-    assert f"request_id={request_id}" in (project / "gunicorn.log").read_text()
+    assert f"{request_id} /\n" in (served.deployment.runtime / "nginx" / "access.log").read_text()
+    assert f"request_id={request_id}" in served.gunicorn_log.read_text()
 
     # A failed sign-in is logged with the address nginx saw, not the one the client wrote.
     (page,) = probe(inside, tls.ca, {"port": 443, "method": "GET", "path": "/accounts/login/"})
@@ -561,34 +908,15 @@ def test_nginx_passes_requests_with_its_own_forwarded_headers(behind_nginx):
     assert failed.status == 200, failed.body[:500]
     events = [
         json.loads(line)
-        for line in (project / "gunicorn.log").read_text().splitlines()
+        for line in served.gunicorn_log.read_text().splitlines()
         if line.startswith("{") and '"login.failed"' in line
     ]
     assert [event["client_ip"] for event in events] == ["127.0.0.1"]
 
 
-def test_nginx_serves_static_files_with_long_cache_and_nosniff(behind_nginx):
-    inside, tls, _, project, _ = behind_nginx
-    manifest = json.loads((project / "staticfiles" / "staticfiles.json").read_text())
-    hashed = next(name for name in manifest["paths"].values() if name.endswith(".css"))
-    answer, missing = probe(
-        inside,
-        tls.ca,
-        {"port": 443, "method": "GET", "path": f"/static/{hashed}", "headers": GZIP},
-        {"port": 443, "method": "GET", "path": "/static/../manage.py"},
-    )
-    assert answer.status == 200
-    assert answer.headers["content-type"].startswith("text/css")
-    assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
-    assert answer.headers["x-content-type-options"] == "nosniff"
-    assert answer.headers["cross-origin-resource-policy"] == "same-origin"
-    assert answer.headers["strict-transport-security"].startswith("max-age=31536000")
-    assert answer.headers["content-encoding"] == "gzip"
-    assert "import" not in missing.body
-
-
-def test_nginx_refuses_other_names_and_large_bodies(behind_nginx):
-    inside, tls, *_ = behind_nginx
+@pytest.mark.parametrize("served", ["nginx"], indirect=True)
+def test_nginx_refuses_other_names_and_large_bodies(served):
+    inside, tls = served.inside, served.tls
     other_name, other_host, too_large = probe(
         inside,
         tls.ca,
@@ -604,8 +932,8 @@ def test_nginx_refuses_other_names_and_large_bodies(behind_nginx):
     assert too_large.status == 413
 
 
-def test_observatory_score(behind_nginx, observatory):
-    inside, tls, *_ = behind_nginx
+def test_observatory_score(served, observatory):
+    inside, tls = served.inside, served.tls
     done = subprocess.run(
         inside([*observatory, DOMAIN]),
         capture_output=True,
@@ -618,7 +946,10 @@ def test_observatory_score(behind_nginx, observatory):
     result = json.loads(done.stdout)
     scan, tests = result["scan"], result["tests"]
     summary = {name: (test["result"], test["scoreModifier"]) for name, test in tests.items()}
-    print(f"Observatory: {scan['grade']} {scan['score']}", json.dumps(summary, indent=1))
+    print(
+        f"Observatory ({served.proxy}): {scan['grade']} {scan['score']}",
+        json.dumps(summary, indent=1),
+    )
     # The certificate was trusted (an untrusted one costs 20 points on each of these two).
     assert tests["redirection"]["result"] == "redirection-to-https", summary
     assert tests["strict-transport-security"]["result"].startswith("hsts-implemented"), summary
@@ -626,8 +957,9 @@ def test_observatory_score(behind_nginx, observatory):
     assert scan["score"] >= OBSERVATORY_MINIMUM, summary
 
 
-def test_testssl_finds_nothing_high_or_critical(behind_nginx, tmp_path):
-    inside, tls, *_ = behind_nginx
+@pytest.mark.parametrize("served", ["nginx"], indirect=True)
+def test_testssl_finds_nothing_high_or_critical(served, tmp_path):
+    inside, tls = served.inside, served.tls
     testssl = need("testssl", "testssl.sh")
     report = tmp_path / "testssl.json"
     done = subprocess.run(
@@ -669,95 +1001,36 @@ def test_testssl_finds_nothing_high_or_critical(behind_nginx, tmp_path):
     assert by_id["TLS1_3"]["finding"].startswith("offered")
 
 
-CREATE_FILE = """
-import io
-from django.contrib.auth import get_user_model
-from django.core.files.base import ContentFile
-from PIL import Image
-from my_site.uploads.models import Upload
-
-picture = io.BytesIO()
-Image.new("RGB", (8, 8), "teal").save(picture, "PNG")
-upload = Upload(owner=get_user_model().objects.get(email="owner@example.org"),
-                name="holiday photo.png", extension="png", content_type="image/png",
-                size=len(picture.getvalue()))
-upload.file.save("upload", ContentFile(picture.getvalue()), save=False)
-upload.save()
-print(upload.pk, upload.file.name)
-"""
-
-
-def test_nginx_sends_a_download_django_allowed(behind_nginx):
-    inside, tls, folder, _, site = behind_nginx
-    password = "a long passphrase for the owner"  # noqa: S105 (the test account's)
-    site.create_account("owner@example.org", password)
-    made = site.manage("shell", "-c", CREATE_FILE)
-    assert made.returncode == 0, made.stderr
-    pk, stored = made.stdout.splitlines()[-1].split()
-    stored_bytes = (folder / "uploads" / stored).read_bytes()
-
-    (page,) = probe(inside, tls.ca, {"port": 443, "method": "GET", "path": "/accounts/login/"})
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1)
-    cookies = dict(cookie.split(";", 1)[0].split("=", 1) for cookie in page.cookies)
-    form = f"login=owner%40example.org&password={password.replace(' ', '+')}"
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Origin": f"https://{DOMAIN}",
-        "Referer": f"https://{DOMAIN}/accounts/login/",
-    }
-    (signed_in,) = probe(
-        inside,
-        tls.ca,
-        {
-            "port": 443,
-            "method": "POST",
-            "path": "/accounts/login/",
-            "body": f"{form}&csrfmiddlewaretoken={token}",
-            "headers": {**headers, "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())},
-        },
-    )
-    assert signed_in.status == 302, signed_in.body[:500]
-    cookies.update(dict(cookie.split(";", 1)[0].split("=", 1) for cookie in signed_in.cookies))
-    session = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
-
-    download, direct, anonymous = probe(
-        inside,
-        tls.ca,
-        {"port": 443, "method": "GET", "path": f"/files/{pk}/", "headers": session},
-        {"port": 443, "method": "GET", "path": f"/internal-uploads/{stored}", "headers": session},
-        {"port": 443, "method": "GET", "path": f"/files/{pk}/"},
-    )
-    assert download.status == 200, download.body[:500]
-    assert download.raw == stored_bytes
-    assert download.headers["content-type"] == "image/png"
-    assert download.headers["content-disposition"] == 'attachment; filename="holiday photo.png"'
-    assert download.headers["x-content-type-options"] == "nosniff"
-    assert download.headers["content-security-policy"] == "default-src 'none'; sandbox"
-    assert download.headers["content-length"] == str(len(stored_bytes))
-    # The internal location is not reachable from outside, even for the owner.
-    assert direct.status == 404
-    assert anonymous.status == 302
-    assert anonymous.headers["location"].startswith("/accounts/login/")
-
-
 # Each proxy's promises, with a stand-in for gunicorn. -----------------------------------------
 
 # Run in the namespace on gunicorn's address: answers every request with what arrived, as JSON,
 # and names itself in Server as gunicorn does.
 ECHO_BACKEND = r"""
-import json, sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json, os, shutil, socket, socketserver, sys
+from http.server import BaseHTTPRequestHandler
+
+uploads, path, owner, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4], 8)
+# What Django sends with a download it allowed, besides the file's name for the proxy.
+DOWNLOAD = json.loads(sys.argv[5])
 
 class Echo(BaseHTTPRequestHandler):
     def answer(self):
-        if self.path.startswith("/sendfile/"):
-            # As Django answers a download it allowed: the file's path, for Apache to send.
+        if self.path == "/hang-up":
+            # As a worker killed mid-request: the proxy answers 502 itself.
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if self.path.startswith(("/sendfile/", "/accel/")):
+            kind, name = self.path[1:].split("/", 1)
             self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Disposition", 'attachment; filename="note.txt"')
-            # /sendfile/escape names a file beside the uploads folder, as a bug might.
-            name = "/../secret.txt" if self.path == "/sendfile/escape" else self.path[9:]
-            self.send_header("X-Sendfile", sys.argv[1] + name)
+            for header, value in DOWNLOAD.items():
+                self.send_header(header, value)
+            if kind == "sendfile":
+                # /sendfile/escape names a file beside the uploads folder, as a bug might.
+                target = "/../secret.txt" if name == "escape" else "/" + name
+                self.send_header("X-Sendfile", uploads + target)
+            else:
+                self.send_header("X-Accel-Redirect", "/internal-uploads/" + name)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -776,7 +1049,17 @@ class Echo(BaseHTTPRequestHandler):
     def version_string(self):
         return "gunicorn"
 
-ThreadingHTTPServer(("127.0.0.1", 8000), Echo).serve_forever()
+    def log_message(self, *args):
+        pass  # a Unix socket's client has no address to log
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+server = Server(path, Echo)
+# As the .socket unit makes it: only the proxy's user may open it.
+shutil.chown(path, owner, owner)
+os.chmod(path, mode)
+server.serve_forever()
 """
 
 ECHO_SETS = {
@@ -791,28 +1074,63 @@ ECHO_SETS = {
 
 
 def uploads_folder(folder: Path) -> Path:
-    """A folder of uploads that the proxy's workers (www-data) may read, with a file in it, and
-    a file beside it that no download may reach; the same for the same test folder."""
+    """A folder of uploads laid out as a deployment has it (the README's permission model):
+    readable by its group alone, which the proxy's user (www-data) joins, with a file in it; and
+    a file beside it that no download may reach. The same for the same test folder."""
     outer = Path(tempfile.gettempdir()) / f"fortress-{folder.parent.name}-{folder.name}"
     uploads = outer / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    for path in (outer, uploads):
-        path.chmod(0o755)
-    (uploads / "note.txt").write_text("the owner's note\n")
-    (outer / "secret.txt").write_text("outside the uploads folder\n")
+    if not uploads.exists():
+        # As /var/lib is on every server, the folder above the service's state is open to all.
+        outer.mkdir(mode=0o755)
+        outer.chmod(0o755)
+        uploads.mkdir(mode=0o750)
+        uploads.chmod(0o750)
+        shutil.chown(uploads, "root", "www-data")
+        note = uploads / "note.txt"
+        note.write_text("the owner's note\n")
+        note.chmod(0o640)
+        shutil.chown(note, "root", "www-data")
+        (outer / "secret.txt").write_text("outside the uploads folder\n")
+        (outer / "secret.txt").chmod(0o600)
+        # What whoever can write the folder could leave there: a link to a file the proxy's
+        # user may read.
+        (uploads / "passwd-link").symlink_to("/etc/passwd")
     return uploads
 
 
-def echo_proxy_command(proxy: str, answers: dict, project: Path, tls: TLS, folder: Path):
-    """The command that runs the generated configuration of proxy in the foreground, and the file
-    whose existence says it started."""
+def static_folder() -> Path:
+    """Collected static files with the modes STATIC_FILE_MODES gives them (files 644, folders
+    755, a generated test of the project proves it), in a folder open to all, as /srv is."""
     static = Path(tempfile.mkdtemp(prefix="fortress-static-"))
     static.chmod(0o755)
     (static / "site.css").write_text("body { color: teal; }\n")
+    (static / "site.css").chmod(0o644)
+    return static
+
+
+# The headers Django sends with a download it allowed (uploads/views.py), whole values.
+ECHO_DOWNLOAD = {
+    "Content-Type": "text/plain",
+    "Content-Disposition": 'attachment; filename="note.txt"',
+    "Cache-Control": "private, no-store",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), geolocation=(), microphone=()",
+}
+
+
+def echo_proxy_command(proxy: str, answers: dict, project: Path, tls: TLS, folder: Path):
+    """The command that runs the generated configuration of proxy in the foreground."""
+    slug = answers["project_slug"]
     config = site_config(project, answers, tls, None)
-    config = replace(config, "/srv/my_site/staticfiles", str(static))
+    config = replace(config, f"/srv/{slug}/staticfiles", str(static_folder()))
     if proxy != "caddy":
-        config = replace(config, "/var/lib/my_site/uploads", str(uploads_folder(folder)))
+        config = replace(config, f"/var/lib/{slug}/uploads", str(uploads_folder(folder)))
     if proxy == "nginx":
         (folder / "site.conf").write_text(config)
         main = nginx_main(folder, folder / "site.conf")
@@ -820,25 +1138,42 @@ def echo_proxy_command(proxy: str, answers: dict, project: Path, tls: TLS, folde
     if proxy == "apache":
         (folder / "site.conf").write_text(config)
         main = apache_main(folder, folder / "site.conf")
-        text = main.read_text().replace(
-            "Listen 127.0.0.1:80\nListen 127.0.0.1:443\n", "Listen 80\nListen 443\n"
+        main.write_text(
+            replace_once(
+                main.read_text(),
+                "Listen 127.0.0.1:80\nListen 127.0.0.1:443\n",
+                "Listen 80\nListen 443\n",
+            )
         )
-        text = text.replace(
-            f"Mutex file:{folder}\n", "Mutex posixsem\nUser www-data\nGroup www-data\n"
-        )
-        main.write_text(text)
         return [need("apache2", "apache2"), "-f", main, "-D", "FOREGROUND"]
-    config = replace(config, "\ttls {", f"\ttls {tls.cert} {tls.key} {{")
-    config = replace(config, "unix//var/lib/caddy/admin.sock", f"unix/{folder}/admin.sock")
-    (folder / "Caddyfile").write_text(config)
-    return [
-        need("caddy", "caddy"),
-        "run",
-        "--config",
-        folder / "Caddyfile",
-        "--adapter",
-        "caddyfile",
-    ]
+    return caddy_command(config, tls)
+
+
+def caddy_command(config: str, tls: TLS) -> list:
+    """Caddy running config as Debian's caddy.service runs it (as_caddy), from a home of its own
+    that only its user may enter, as /var/lib/caddy: the test certificate in place of the one
+    it would obtain, and its admin socket there, one per test server."""
+    home = Path(tempfile.mkdtemp(prefix="fortress-caddy-"))
+    for source in (tls.cert, tls.key):
+        shutil.copy(source, home / source.name)
+    config = replace(config, "\ttls {", f"\ttls {home / tls.cert.name} {home / tls.key.name} {{")
+    config = replace(config, "unix//var/lib/caddy/admin.sock", f"unix/{home}/admin.sock")
+    (home / "Caddyfile").write_text(config)
+    for path in (home, *home.iterdir()):
+        shutil.chown(path, "caddy", "caddy")
+    return as_caddy(
+        [
+            "env",
+            f"XDG_DATA_HOME={home}/data",
+            f"XDG_CONFIG_HOME={home}/config",
+            need("caddy", "caddy"),
+            "run",
+            "--config",
+            home / "Caddyfile",
+            "--adapter",
+            "caddyfile",
+        ]
+    )
 
 
 @pytest.fixture(scope="module", params=sorted(ECHO_SETS))
@@ -846,7 +1181,9 @@ def proxy_with_echo(request, template_src, tmp_path_factory):
     """The generated configuration of one proxy, run by the real server on ports 80 and 443 of a
     network namespace, in front of ECHO_BACKEND on gunicorn's address; yields (proxy, inside,
     tls)."""
-    answers = ECHO_SETS[request.param]
+    # A slug of its own: gunicorn's socket, /run/<slug>.sock, is one per test server.
+    slug = f"echo_{request.param.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+    answers = {**ECHO_SETS[request.param], "project_slug": slug}
     proxy = answers["proxy"]
     folder = tmp_path_factory.mktemp(f"echo-{request.param}")
     project = folder / "project"
@@ -861,11 +1198,26 @@ def proxy_with_echo(request, template_src, tmp_path_factory):
         "XDG_DATA_HOME": str(folder / "data"),
         "XDG_CONFIG_HOME": str(folder / "config"),
     }
+    socket_unit = unit_settings(project / "deploy" / f"{slug}.socket")
+    (path,), (owner,), (mode,) = (
+        socket_unit[key] for key in ("ListenStream", "SocketUser", "SocketMode")
+    )
+    backend = [
+        sys.executable,
+        "-c",
+        ECHO_BACKEND,
+        uploads_folder(folder),
+        path,
+        owner,
+        mode,
+        json.dumps(ECHO_DOWNLOAD),
+    ]
     with ExitStack() as stack:
+        stack.callback(Path(path).unlink, missing_ok=True)
         inside = stack.enter_context(network_namespace(folder))
         stack.enter_context(
             background(
-                inside([sys.executable, "-c", ECHO_BACKEND, uploads_folder(folder)]),
+                inside(backend),
                 folder / "echo.log",
                 "echo",
                 lambda: True,
@@ -955,9 +1307,11 @@ def test_each_proxy_keeps_large_bodies_and_other_hosts_from_django(proxy_with_ec
         {"port": 443, "method": "GET", "path": "/", "headers": {"Host": "evil.example"}},
     )
     assert echoed(small)["length"] == 1000
-    # nginx answers 413 before reading the body and Apache 403; Caddy 2.6 stops reading at the
-    # limit and answers 502. None passes the request on.
-    assert large.status == {"nginx": 413, "apache": 403, "caddy": 502}[proxy]
+    # nginx and Caddy answer 413 for the length declared, before reading the body; Apache
+    # answers 403 once it has read it. None passes the request on.
+    assert isinstance(large, Answer), large
+    assert large.status == {"nginx": 413, "apache": 403, "caddy": 413}[proxy]
+    assert_proxy_headers(large)
     assert '"length"' not in large.body
     # Another Host: nginx closes the connection unanswered, Apache refuses it, and Caddy answers
     # an empty 200 of its own: none passes it on.
@@ -998,3 +1352,53 @@ def test_apache_sends_a_file_django_allowed_from_the_uploads_folder_only(proxy_w
     # mod_xsendfile sends nothing outside XSendFilePath, whatever the answer names.
     assert outside.status == 404
     assert "outside" not in outside.body
+
+
+@pytest.mark.parametrize("proxy_with_echo", ["nginx", "apache"], indirect=True)
+def test_a_download_the_proxy_sends_keeps_the_headers_django_set(proxy_with_echo):
+    proxy, inside, tls, _ = proxy_with_echo
+    path = {"nginx": "/accel/note.txt", "apache": "/sendfile/note.txt"}[proxy]
+
+    (sent,) = probe(inside, tls.ca, {"port": 443, "method": "GET", "path": path})
+
+    assert sent.status == 200
+    assert sent.body == "the owner's note\n"
+    for name, value in ECHO_DOWNLOAD.items():
+        assert sent.headers.get(name.lower()) == value, name
+    assert_each_header_once(sent)
+    assert "x-accel-redirect" not in sent.headers
+    assert "x-sendfile" not in sent.headers
+
+
+@pytest.mark.parametrize("proxy_with_echo", ["nginx"], indirect=True)
+def test_nginx_sends_no_file_through_a_symbolic_link_in_the_uploads_folder(proxy_with_echo):
+    _, inside, tls, _ = proxy_with_echo
+
+    (link,) = probe(inside, tls.ca, {"port": 443, "method": "GET", "path": "/accel/passwd-link"})
+
+    assert link.status == 403
+    assert "root:" not in link.body
+    # The answer keeps the headers Django set for the download.
+    assert link.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert_each_header_once(link)
+
+
+def test_answers_each_proxy_makes_itself_carry_the_sites_headers(proxy_with_echo):
+    proxy, inside, tls, _ = proxy_with_echo
+    requests = [
+        # gunicorn's worker gone mid-request: the proxy answers 502.
+        {"port": 443, "method": "GET", "path": "/hang-up"},
+        {"port": 443, "method": "GET", "path": "/static/missing.css"},
+    ]
+    if proxy != "caddy":
+        # A request line longer than the proxy reads (Caddy's limit is 1 MiB of headers).
+        requests.append({"port": 443, "method": "GET", "path": "/" + "a" * 20000})
+    if proxy == "apache":
+        requests.append({"port": 443, "method": "TRACE", "path": "/"})
+
+    answers = probe(inside, tls.ca, *requests)
+
+    statuses = [answer.status for answer in answers]
+    assert statuses == [502, 404, 414, 405][: len(requests)], statuses
+    for answer in answers:
+        assert_proxy_headers(answer)
