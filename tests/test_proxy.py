@@ -121,6 +121,45 @@ def site_config(project: Path, answers: dict[str, object], tls: TLS, upstream: s
     return replace(text, "app:8000", upstream) if upstream else text
 
 
+# Where each configuration snippet of the generated docs goes, by the comment on its first line.
+SNIPPET_LANGUAGE = {"nginx": "nginx", "apache": "apache", "caddy": "caddy"}
+
+
+def with_doc_snippets(project: Path, proxy: str, config: str) -> tuple[str, int]:
+    """config with every snippet for proxy that the project's README and docs give, placed where
+    each one's first line says, as a team following them would; and how many there were."""
+    language = SNIPPET_LANGUAGE[proxy]
+    docs = [project / "README.md", *sorted((project / "docs").glob("*.md"))]
+    snippets = [
+        snippet
+        for doc in docs
+        for snippet in re.findall(rf"```{language}\n(.*?)```", doc.read_text(), re.DOTALL)
+    ]
+    for snippet in snippets:
+        where = snippet.splitlines()[0]
+        if where == "# At the top of the file: which clients may reach the admin.":
+            config = snippet + "\n" + config
+        elif where == "# In the HTTPS server block, above the first location.":
+            https = config.index("    listen 443 ")
+            first = config.index("\n    location ", https) + 1
+            block = "".join(f"    {line}\n" if line else "\n" for line in snippet.splitlines())
+            config = config[:first] + block + "\n" + config[first:]
+        elif where == "# In the HTTPS virtual host of the site.":
+            end = config.rindex("</VirtualHost>")
+            block = "".join(f"    {line}\n" for line in snippet.splitlines())
+            config = config[:end] + block + config[end:]
+        elif where == "# In the site's block.":
+            anchor = "\timport security_headers\n"
+            at = config.index(anchor) + len(anchor)
+            block = "".join(f"\t{line}\n" for line in snippet.splitlines())
+            config = config[:at] + block + config[at:]
+        else:
+            pytest.fail(
+                f"a {language} snippet says nothing the test knows of where it goes: {where!r}"
+            )
+    return config, len(snippets)
+
+
 def nginx_main(folder: Path, site: Path) -> Path:
     """Debian's own /etc/nginx/nginx.conf with site as the one enabled site, its pid and logs in
     folder, and its temporary files in a folder laid out as Debian's /var/lib/nginx: the
@@ -233,6 +272,14 @@ def test_proxy_config_loads_in_the_real_server(name, template_src, tmp_path, tls
         command, capture_output=True, text=True, env={**os.environ, **env}, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    # With every snippet the docs give for this proxy added as they say.
+    config, count = with_doc_snippets(project, proxy, site.read_text())
+    assert count == (0 if answers.get("trusted_proxy_count", 1) > 1 else {"nginx": 2}.get(proxy, 1))
+    site.write_text(config)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **env}, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
     if proxy == "caddy" and answers.get("trusted_proxy_count", 1) > 1:
         # Without the CDN's addresses Caddy refuses to start rather than trust no one.
         env.pop("CADDY_TRUSTED_PROXIES")
@@ -314,7 +361,10 @@ for request in requests:
         sock = socket.create_connection(("127.0.0.1", request["port"]), timeout=30)
         if request["port"] == 443:
             context = ssl.create_default_context(cafile=ca)
-            sock = context.wrap_socket(sock, server_hostname=request.get("sni", "example.com"))
+            sni = request.get("sni", "example.com")
+            # An attacker's client may send no name (sni None), or ignore the certificate's.
+            context.check_hostname = sni is not None and request.get("check_name", True)
+            sock = context.wrap_socket(sock, server_hostname=sni)
         connection = http.client.HTTPConnection("example.com")
         response = None
         connection.sock = sock
@@ -1127,7 +1177,8 @@ ECHO_DOWNLOAD = {
 def echo_proxy_command(proxy: str, answers: dict, project: Path, tls: TLS, folder: Path):
     """The command that runs the generated configuration of proxy in the foreground."""
     slug = answers["project_slug"]
-    config = site_config(project, answers, tls, None)
+    # With the snippets of the docs added, as a team that follows them would.
+    config, _ = with_doc_snippets(project, proxy, site_config(project, answers, tls, None))
     config = replace(config, f"/srv/{slug}/staticfiles", str(static_folder()))
     if proxy != "caddy":
         config = replace(config, f"/var/lib/{slug}/uploads", str(uploads_folder(folder)))
@@ -1352,6 +1403,7 @@ def test_apache_sends_a_file_django_allowed_from_the_uploads_folder_only(proxy_w
     # mod_xsendfile sends nothing outside XSendFilePath, whatever the answer names.
     assert outside.status == 404
     assert "outside" not in outside.body
+    assert_proxy_headers(outside)
 
 
 @pytest.mark.parametrize("proxy_with_echo", ["nginx", "apache"], indirect=True)
@@ -1402,3 +1454,41 @@ def test_answers_each_proxy_makes_itself_carry_the_sites_headers(proxy_with_echo
     assert statuses == [502, 404, 414, 405][: len(requests)], statuses
     for answer in answers:
         assert_proxy_headers(answer)
+
+
+@pytest.mark.parametrize("proxy_with_echo", ["nginx", "apache", "caddy"], indirect=True)
+def test_the_readmes_admin_allow_list_refuses_every_other_network(proxy_with_echo):
+    _, inside, tls, _ = proxy_with_echo
+
+    admin, deeper, page = probe(
+        inside,
+        tls.ca,
+        {"port": 443, "method": "GET", "path": "/backoffice/"},
+        {"port": 443, "method": "GET", "path": "/backoffice/login/?next=/backoffice/"},
+        {"port": 443, "method": "GET", "path": "/backoffice-not/"},
+    )
+
+    # The test client, 127.0.0.1, is not in 203.0.113.0/24.
+    assert (admin.status, deeper.status) == (403, 403)
+    assert '"path"' not in admin.body + deeper.body
+    assert_proxy_headers(admin)
+    assert echoed(page)["path"] == "/backoffice-not/"
+
+
+@pytest.mark.parametrize("proxy_with_echo", ["apache"], indirect=True)
+def test_apache_refuses_a_handshake_without_a_name_and_serves_by_host_otherwise(proxy_with_echo):
+    # What the comment on SSLStrictSNIVHostCheck in deploy/apache.conf says it does.
+    _, inside, tls, _ = proxy_with_echo
+
+    nameless, other_name = probe(
+        inside,
+        tls.ca,
+        {"port": 443, "method": "GET", "path": "/", "sni": None},
+        {"port": 443, "method": "GET", "path": "/", "sni": "evil.example", "check_name": False},
+    )
+
+    assert nameless.status == 403
+    assert '"path"' not in nameless.body
+    # Another name in the handshake: the same certificate and TLS settings, and the request goes
+    # to the virtual host its Host names; Django sees only its own Host.
+    assert echoed(other_name)["headers"]["Host"] == DOMAIN
