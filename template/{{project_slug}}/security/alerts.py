@@ -26,6 +26,8 @@ from .counting import increment
 from .events import log_event
 
 ALERT_QUIET_SECONDS = 60 * 60
+# Seconds to connect, and for each read: the request that raised the alert waits for the webhook
+# (chat services answer within a second), and must end well within gunicorn's 30-second timeout.
 WEBHOOK_TIMEOUT_SECONDS = 5
 
 

@@ -9,7 +9,9 @@ Use it for every file a form accepts:
 
 Its cleaned value is a CleanFile: the bytes to store (re-encoded for images), the extension, the
 sniffed content type and the original name as display text. Store the bytes under a random name
-(models.Upload does) and never the original name.
+(models.Upload does) and never the original name. The view validates such a form inside the user's
+upload limits, as views.files does: `with limits.upload_slot(user.pk)`, then
+`limits.count_upload(user.pk, size)`, so that no user holds more workers than the limit allows.
 """
 
 from django import forms
