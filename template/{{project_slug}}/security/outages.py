@@ -1,8 +1,8 @@
 """While PostgreSQL or Redis cannot be reached: 503 with a page that says so, and one alert.
 
 Django answers an exception that nothing handled at the layer that raised it, a view or any
-middleware (SessionMiddleware and AuthenticationMiddleware load the session and the user from the
-database, the lockout counts in the cache), by calling the URLconf's handler500 while the
+middleware (the session and the user are loaded from the database when a middleware first asks
+for them; the lockout counts in the cache), by calling the URLconf's handler500 while the
 exception is being handled. server_error is that handler (config/urls.py): the one place that sees
 them all. A middleware's process_exception sees only the views' exceptions, and a middleware
 around the others gets the layer below's finished 500, not its exception.
@@ -22,11 +22,13 @@ so SecurityHeadersMiddleware gives it the security headers and its X-Request-ID.
 Alerts go out once per service per ALERT_QUIET_SECONDS, and cannot use what is down. While the
 database is down, the first process to claim the outage in the cache alerts, once for all the app
 servers. While the cache is down (or the cache fails too), each app server claims it in a file of
-its temporary folder, under a lock its worker processes share: one alert per app server. A process
-that cannot use the file alerts on its own, once. The claim is logged as service.unavailable in the
+its temporary folder (private to the service: systemd's PrivateTmp, the container's tmpfs), under
+a lock its worker processes share: one alert per app server. A process that cannot use the file
+alerts on its own, once. The claim is logged as service.unavailable in the
 security log; Django's request log has every answer.
 """
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -135,10 +137,9 @@ def _claim(service: str) -> bool:
             return False
         _claimed[service] = now
     if service != "cache":
-        try:
+        # Unless the cache is down too; then the claim is made on this server.
+        with contextlib.suppress(Exception):
             return cache.add(f"outages:{service}:alerted", 1, timeout=ALERT_QUIET_SECONDS)
-        except Exception:  # noqa: S110  # the cache is down too: claim on this server
-            pass
     return _claim_on_this_server(service, now)
 
 
