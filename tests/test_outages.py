@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -106,6 +107,14 @@ def stop_redis(url: str) -> None:
     with socket.create_connection((address.hostname, address.port), timeout=5) as connection:
         connection.sendall(b"SHUTDOWN NOSAVE\r\n")
         connection.recv(1024)  # nothing: the server closes the connection as it exits
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((address.hostname, address.port), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.1)
+    raise ServiceError("Redis still accepts connections after SHUTDOWN")
 
 
 @contextmanager
