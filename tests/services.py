@@ -96,13 +96,13 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, seconds: floa
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A Redis server on a free loopback port, keeping nothing on disk; yields its URL without a
-    database number."""
+def redis_server(workdir: Path, port: int | None = None) -> Iterator[str]:
+    """A Redis server on a free loopback port (or on port, to stand in for one that stopped),
+    keeping nothing on disk; yields its URL without a database number."""
     server = shutil.which("redis-server")
     if not server:
         raise ServiceError("Redis is not installed (Debian: redis-server; .ci/run installs it)")
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         cwd=workdir,
