@@ -41,7 +41,11 @@ CREATE_STAFF = f"""
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 
-user = get_user_model().objects.create_superuser({STAFF!r}, {PASSWORD!r})
+# create_user: create_superuser holds the password to the validators, whose breach check would
+# ask the Pwned Passwords service (not reachable from the tests) about a famous passphrase.
+user = get_user_model().objects.create_user(
+    {STAFF!r}, {PASSWORD!r}, is_staff=True, is_superuser=True
+)
 EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
 """
 

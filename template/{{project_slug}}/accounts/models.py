@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.auth.password_validation import validate_password
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -24,6 +25,12 @@ class UserManager(BaseUserManager["User"]):
         extra_fields.setdefault("is_superuser", True)
         if not (extra_fields["is_staff"] and extra_fields["is_superuser"]):
             raise ValueError("A superuser must have is_staff and is_superuser set.")
+        if password is not None:
+            # The most powerful account gets no weaker password than any other, however it is
+            # made: Django's createsuperuser takes DJANGO_SUPERUSER_PASSWORD unchecked with
+            # --noinput, and offers to bypass the validators at its prompt. It reports the
+            # ValidationError and creates nothing.
+            validate_password(password, self.model(email=normalize_email(email)))
         return self._create_user(email, password, **extra_fields)
 
     def get_by_natural_key(self, email: str) -> "User":
