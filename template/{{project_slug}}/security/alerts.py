@@ -1,9 +1,10 @@
 """Alerts: the security events that need a human, sent by mail to ADMINS and to a webhook.
 
 AlertHandler sits on the security logger. An event in RULES raises an alert once it has happened
-`threshold` times within `window` seconds (per client address, or per account, as the rule says);
-then the same rule and key stay quiet for ALERT_QUIET_SECONDS, so an attack produces a handful of
-alerts, not thousands. The counts live in the shared cache, so every app server adds to them.
+`threshold` times within `window` seconds (per client address, per account or per address typed
+in, as the rule says; from settings for the rules production tunes); then the same rule and key
+stay quiet for ALERT_QUIET_SECONDS, so an attack produces a handful of alerts, not thousands. The
+counts live in the shared cache, so every app server adds to them.
 
 Delivery never breaks the request that logged the event: a failure is logged as alert.failed and
 the request goes on. Mail goes through Django's mail_admins to ADMINS (DJANGO_ADMINS); the webhook
