@@ -1,9 +1,10 @@
 """Alerts: the security events that need a human, sent by mail to ADMINS and to a webhook.
 
 AlertHandler sits on the security logger. An event in RULES raises an alert once it has happened
-`threshold` times within `window` seconds (per client address, or per account, as the rule says);
-then the same rule and key stay quiet for ALERT_QUIET_SECONDS, so an attack produces a handful of
-alerts, not thousands. The counts live in the shared cache, so every app server adds to them.
+`threshold` times within `window` seconds (per client address, per account or per address typed
+in, as the rule says; from settings for the rules production tunes); then the same rule and key
+stay quiet for ALERT_QUIET_SECONDS, so an attack produces a handful of alerts, not thousands. The
+counts live in the shared cache, so every app server adds to them.
 
 Delivery never breaks the request that logged the event: a failure is logged as alert.failed and
 the request goes on. Mail goes through Django's mail_admins to ADMINS (DJANGO_ADMINS); the webhook
@@ -39,11 +40,31 @@ class Rule:
     threshold: int = 1
     window: int = 10 * 60
     applies: Callable[[dict[str, Any]], bool] = lambda details: True
+    # The settings that hold the threshold and the window (a timedelta) instead, for a rule that
+    # production tunes through its environment.
+    tuned_by: tuple[str, str] | None = None
+
+    def limits(self) -> tuple[int, int]:
+        """The threshold, and the window in seconds."""
+        if self.tuned_by is None:
+            return self.threshold, self.window
+        threshold, window = (getattr(settings, name) for name in self.tuned_by)
+        return threshold, int(window.total_seconds())
 
 
 RULES = {
     "login.locked_out": Rule(
         "Sign-in lockouts are piling up: password guessing or credential stuffing.", threshold=5
+    ),
+    "login.failed": Rule(
+        "Failed sign-ins are piling up across the site: password spraying or credential stuffing.",
+        tuned_by=("SECURITY_ALERT_FAILED_SIGN_INS", "SECURITY_ALERT_FAILED_SIGN_INS_WINDOW"),
+    ),
+    # Per address typed in, whether or not an account has it (security/account_guard.py).
+    "login.account_under_attack": Rule(
+        "One address is being guessed from many client addresses; user_id, when present, is "
+        "its account, whose owner is mailed.",
+        per="target",
     ),
     "account.superuser_created": Rule("A superuser account was created.", per="user_id"),
     "account.superuser_granted": Rule("An account was made superuser.", per="user_id"),
@@ -83,7 +104,8 @@ class AlertHandler(logging.Handler):
 def _due(event: str, rule: Rule, details: dict[str, Any]) -> bool:
     """Count this event; True when the count reaches the threshold and the rule is not quiet."""
     key = f"alerts:{event}:{details.get(rule.per, '') if rule.per else 'site'}"
-    if increment(key, timeout=rule.window) < rule.threshold:
+    threshold, window = rule.limits()
+    if increment(key, timeout=window) < threshold:
         return False
     # The first to reach the threshold alerts; the others find the rule quiet.
     return cache.add(f"{key}:quiet", 1, timeout=ALERT_QUIET_SECONDS)
@@ -91,8 +113,9 @@ def _due(event: str, rule: Rule, details: dict[str, Any]) -> bool:
 
 def _deliver(rule: Rule, details: dict[str, Any]) -> None:
     lines = [rule.summary, "", *(f"{name}: {value}" for name, value in details.items())]
-    if rule.threshold > 1:
-        lines.insert(1, f"({rule.threshold} times within {rule.window // 60} minutes)")
+    threshold, window = rule.limits()
+    if threshold > 1:
+        lines.insert(1, f"({threshold} times within {window // 60} minutes)")
     text = "\n".join(lines)
     if settings.ADMINS:
         mail_admins(f"Security alert: {details['event']}", text)

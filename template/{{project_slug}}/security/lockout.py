@@ -18,6 +18,8 @@ module adds:
   its failure, if any, was recorded: at most the limit of attempts ever reaches the password
   hasher. Places are counted in two-minute periods that expire on their own, so a place that a
   killed worker never gave back is forgotten within four minutes.
+- The failures counted for the account guard (security/account_guard.py): many client addresses
+  guessing one account, a few guesses each, put it under attack rather than lock it.
 - The address compared as allauth looks it up (case-insensitively), events in the security log, and
   a 429 page that says when to retry and nothing about whether the account exists.
 """
@@ -30,18 +32,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from ipaddress import IPv6Address, IPv6Network, ip_address
 
-from allauth.account.models import EmailAddress
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Max, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from . import account_guard
 from .client_ip import client_ip
 from .counting import increment
 from .events import log_event
@@ -111,12 +114,11 @@ class LockoutHandler(AxesDatabaseHandler):
             # on time however long the attacker keeps trying.
             log_event("login.refused_locked_out", request, level=logging.WARNING)
             return
-        log_event(
-            "login.failed",
-            request,
-            level=logging.WARNING,
-            user_id=_account_id(get_client_username(request, credentials)),
-        )
+        login = get_client_username(request, credentials)
+        user_id = _account_id(login)
+        log_event("login.failed", request, level=logging.WARNING, user_id=user_id)
+        if login:
+            account_guard.count_failure(request, login, user_id)
         if not request.axes_locked_out and self.is_locked(request, credentials):
             # The per-IP threshold; axes itself locks on the address and IP pair only.
             request.axes_locked_out = True
@@ -234,13 +236,19 @@ def _locked_until(request: HttpRequest) -> datetime:
 
 
 def _account_id(login: str | None) -> int | None:
-    """The id of the account with this address (primary or not), for the security log: logs are
-    kept longer and by more people than the database's AccessAttempt rows, so they name accounts
-    by id and hold no address."""
+    """The id of the account with this address (primary or not, or the account's own address
+    when allauth has no record of it, as for an account made in the admin), for the security log:
+    logs are kept longer and by more people than the database's AccessAttempt rows, so they name
+    accounts by id and hold no address."""
     if not login:
         return None
-    # allauth stores addresses in lower case, as attempted_login gives them: an index lookup.
-    return EmailAddress.objects.filter(email=login).values_list("user_id", flat=True).first()
+    # Both are stored in lower case, as attempted_login gives them: index lookups, in one query.
+    return (
+        get_user_model()
+        .objects.filter(Q(email=login) | Q(emailaddress__email=login))
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def _place_key(kind: str, value: str) -> str:
