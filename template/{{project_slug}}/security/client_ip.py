@@ -4,10 +4,11 @@ security logs all agree on who the client is.
 Each proxy in front of Django appends the address it received the request from to X-Forwarded-For.
 Only the entries added by the TRUSTED_PROXY_COUNT proxies we run are trustworthy; anything further
 left was written by the client and may be forged. So the client is the entry TRUSTED_PROXY_COUNT
-places from the right, and REMOTE_ADDR when no proxy is trusted.
+places from the right, and REMOTE_ADDR when no proxy is trusted, or when TRUSTED_PROXY_NETWORKS
+names where the nearest proxy connects from and the connection came from elsewhere.
 """
 
-from ipaddress import IPv6Address, ip_address
+from ipaddress import IPv6Address, ip_address, ip_network
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -17,7 +18,7 @@ def client_ip(request: HttpRequest) -> str:
     """Return the client's address, normalised (IPv6 compressed, IPv4-mapped IPv6 as IPv4)."""
     remote_addr = request.META.get("REMOTE_ADDR", "")
     count = settings.TRUSTED_PROXY_COUNT
-    if count == 0:
+    if count == 0 or not _from_trusted_network(remote_addr):
         return _parse(remote_addr) or remote_addr
     # Several X-Forwarded-For headers in one request arrive joined by commas, in order.
     hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
@@ -32,6 +33,18 @@ def client_ip(request: HttpRequest) -> str:
     if hops and (address := _parse(hops[-1])):
         return address
     return _parse(remote_addr) or remote_addr
+
+
+def _from_trusted_network(remote_addr: str) -> bool:
+    """Whether the connection may be the nearest proxy's: always, unless TRUSTED_PROXY_NETWORKS
+    lists where it connects from."""
+    networks = settings.TRUSTED_PROXY_NETWORKS
+    if not networks:
+        return True
+    address = _parse(remote_addr)
+    return address is not None and any(
+        ip_address(address) in ip_network(network) for network in networks
+    )
 
 
 def _parse(value: str) -> str | None:
