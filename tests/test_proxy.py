@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
@@ -165,7 +166,7 @@ def nginx_main(folder: Path, site: Path) -> Path:
     folder, and its temporary files in a folder laid out as Debian's /var/lib/nginx: the
     generated file must fit beside Debian's http settings, and its workers run as www-data."""
     debian = Path("/etc/nginx/nginx.conf").read_text()
-    temp_root = Path(tempfile.mkdtemp(prefix="fortress-nginx-"))
+    temp_root = open_folder("fortress-nginx-")
     temp_root.chmod(0o755)
     for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (temp_root / temp).mkdir(mode=0o700)
@@ -220,6 +221,14 @@ def apache_main(folder: Path, site: Path) -> Path:
     main = folder / "apache-main.conf"
     main.write_text("\n".join(lines) + "\n")
     return main
+
+
+def open_folder(prefix: str) -> Path:
+    """A new folder outside pytest's own (which only root may enter), removed when the tests end:
+    where a server's unprivileged user finds what it needs, as in /srv or /var/lib."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def need(program: str, package: str) -> str:
@@ -1133,6 +1142,7 @@ def uploads_folder(folder: Path) -> Path:
         # As /var/lib is on every server, the folder above the service's state is open to all.
         outer.mkdir(mode=0o755)
         outer.chmod(0o755)
+        atexit.register(shutil.rmtree, outer, ignore_errors=True)
         uploads.mkdir(mode=0o750)
         uploads.chmod(0o750)
         shutil.chown(uploads, "root", "www-data")
@@ -1151,7 +1161,7 @@ def uploads_folder(folder: Path) -> Path:
 def static_folder() -> Path:
     """Collected static files with the modes STATIC_FILE_MODES gives them (files 644, folders
     755, a generated test of the project proves it), in a folder open to all, as /srv is."""
-    static = Path(tempfile.mkdtemp(prefix="fortress-static-"))
+    static = open_folder("fortress-static-")
     static.chmod(0o755)
     (static / "site.css").write_text("body { color: teal; }\n")
     (static / "site.css").chmod(0o644)
@@ -1204,7 +1214,7 @@ def caddy_command(config: str, tls: TLS) -> list:
     """Caddy running config as Debian's caddy.service runs it (as_caddy), from a home of its own
     that only its user may enter, as /var/lib/caddy: the test certificate in place of the one
     it would obtain, and its admin socket there, one per test server."""
-    home = Path(tempfile.mkdtemp(prefix="fortress-caddy-"))
+    home = open_folder("fortress-caddy-")
     for source in (tls.cert, tls.key):
         shutil.copy(source, home / source.name)
     config = replace(config, "\ttls {", f"\ttls {home / tls.cert.name} {home / tls.key.name} {{")
