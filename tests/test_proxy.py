@@ -687,6 +687,11 @@ def assert_proxy_headers(answer: Answer) -> None:
     assert answer.headers.get("server", "") in {"nginx", "Apache", ""}, answer.headers
 
 
+def cookie_header(cookies: dict[str, str]) -> str:
+    """The Cookie header a browser sends with cookies."""
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
 def sign_in(site: Served, email: str, password: str) -> dict[str, str]:
     """The cookies of a session signed in through the proxy."""
     page = site.get("/accounts/login/")
@@ -705,7 +710,7 @@ def sign_in(site: Served, email: str, password: str) -> dict[str, str]:
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Origin": f"https://{DOMAIN}",
                 "Referer": f"https://{DOMAIN}/accounts/login/",
-                "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+                "Cookie": cookie_header(cookies),
             },
         },
     )
@@ -716,7 +721,7 @@ def sign_in(site: Served, email: str, password: str) -> dict[str, str]:
 
 def upload_through_the_proxy(site: Served, cookies: dict[str, str], name: str, data: bytes) -> None:
     """Send a file with the form of /files/, as a browser does."""
-    jar = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    jar = cookie_header(cookies)
     page = site.get("/files/", headers={"Cookie": jar})
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body).group(1)
     boundary = uuid.uuid4().hex
@@ -799,7 +804,7 @@ def test_a_download_reaches_its_owner_through_the_proxy_with_the_download_header
     served, stored_upload
 ):
     cookies, path, stored = stored_upload
-    jar = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    jar = {"Cookie": cookie_header(cookies)}
     page = served.get("/", headers=jar)
 
     download = served.get(path, headers=jar)
@@ -827,7 +832,7 @@ def test_a_download_reaches_its_owner_through_the_proxy_with_the_download_header
 @pytest.mark.parametrize("served", ["nginx"], indirect=True)
 def test_nginx_keeps_its_internal_location_to_itself(served, stored_upload):
     cookies, _, stored = stored_upload
-    jar = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    jar = {"Cookie": cookie_header(cookies)}
 
     direct = served.get(f"/internal-uploads/{stored.name}", headers=jar)
 
@@ -837,7 +842,7 @@ def test_nginx_keeps_its_internal_location_to_itself(served, stored_upload):
 
 def test_a_stored_file_that_leads_out_of_the_uploads_folder_is_not_sent(served, stored_upload):
     cookies, path, stored = stored_upload
-    jar = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    jar = {"Cookie": cookie_header(cookies)}
     kept = stored.with_name(stored.name + ".kept")
     user = served.deployment.user
     # What whoever can write the folder (the service's user) could leave there.
