@@ -1507,3 +1507,18 @@ def test_apache_refuses_a_handshake_without_a_name_and_serves_by_host_otherwise(
     # Another name in the handshake: the same certificate and TLS settings, and the request goes
     # to the virtual host its Host names; Django sees only its own Host.
     assert echoed(other_name)["headers"]["Host"] == DOMAIN
+
+
+@pytest.mark.parametrize("proxy_with_echo", ["apache"], indirect=True)
+def test_apache_sends_its_headers_whatever_the_case_of_the_name_in_the_handshake(proxy_with_echo):
+    # Host names are case-insensitive; the headers of Apache's own answers may not depend on it.
+    _, inside, tls, _ = proxy_with_echo
+
+    (missing,) = probe(
+        inside,
+        tls.ca,
+        {"port": 443, "method": "GET", "path": "/static/missing.css", "sni": "EXAMPLE.COM"},
+    )
+
+    assert missing.status == 404
+    assert_proxy_headers(missing)
