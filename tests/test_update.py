@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import re
+import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -481,3 +484,120 @@ def test_every_documented_update_command_is_the_one_tested(doc):
     assert commands
     for command in commands:
         assert command.startswith("copier update --trust --skip-answered"), command
+
+
+UPDATE_SCRIPT = ["scripts/update.py", "--defaults"]
+VIA_BASE_IN = "    # via -r requirements/base.in\n"
+
+
+@pytest.fixture
+def next_release_conflicts(tmp_path, next_release_changes):
+    """The next release also changes a lock-file line, and carries its CHANGELOG.md."""
+    repo, release = next_release_changes
+    edit(
+        repo / "template" / "requirements" / "base.txt",
+        VIA_BASE_IN,
+        "    # via\n    #   -r requirements/base.in\n    #   django-allauth\n",
+    )
+    shutil.copy(REPO / "CHANGELOG.md", repo / "CHANGELOG.md")
+    git("add", "CHANGELOG.md", cwd=repo)
+    git("commit", "--quiet", "--all", "--message=next release: a lock file", cwd=repo)
+    git("tag", "--force", NEXT_VERSION, cwd=repo)
+    return repo, release
+
+
+def add_update_script(project: Path) -> None:
+    """The script as a project generated at a release that has it holds it (0.1.0 did not)."""
+    (project / "scripts").mkdir(exist_ok=True)
+    shutil.copy2(REPO / "template" / "scripts" / "update.py", project / "scripts" / "update.py")
+    git("add", "scripts", cwd=project)
+    git("commit", "--quiet", "--message=generated with the update script", cwd=project)
+
+
+def run_update_script(project: Path, python: Path) -> subprocess.CompletedProcess[str]:
+    return run(
+        [python, *UPDATE_SCRIPT],
+        cwd=project,
+        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",  # where copier is
+        **GIT_ENV,
+    )
+
+
+def test_the_update_script_resolves_lock_files_and_lists_the_conflicts_left(
+    tmp_path, next_release_conflicts, project_python_for
+):
+    """The generated README's update command: a team edit that conflicts, a recompiled lock file."""
+    template, release = next_release_conflicts
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{release[0]}", {})
+    add_update_script(project)
+    settings = project / "config" / "settings" / "base.py"
+    edit(
+        settings,
+        "# Every environment sets these; DEBUG is never on unless",
+        "# Ours: DEBUG stays off unless",
+    )
+    # A dependency added, and the lock file recompiled (the line pip-compile changes).
+    with (project / "requirements" / "base.in").open("a") as base_in:
+        base_in.write("tomli-w\n")
+    edit(
+        project / "requirements" / "base.txt",
+        VIA_BASE_IN,
+        "    # via\n    #   -r requirements/base.in\n    #   tomli-w\n",
+    )
+    git("commit", "--quiet", "--all", "--message=team edits", cwd=project)
+
+    result = run_update_script(project, project_python_for("3.12"))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    left = result.stdout.split("Conflicts to resolve")[1]
+    assert re.findall(r"^  (\S+)$", left, re.M) == ["config/settings/base.py"], result.stdout
+    assert "<<<<<<< before updating\n# Ours: DEBUG stays off" in settings.read_text()
+    for lock in (project / "requirements").glob("*.txt"):
+        assert not re.search(r"^(<<<<<<<|=======|>>>>>>>)", lock.read_text(), re.M), lock.name
+    assert re.search(
+        r"^tomli-w==\S+ \\\n    --hash=sha256:",
+        (project / "requirements" / "base.txt").read_text(),
+        re.M,
+    )
+    assert "tomli-w" in (project / "requirements" / "dev.txt").read_text()
+    # The CHANGELOG entries of the releases crossed, newest first, down to the project's release.
+    assert f"from v{release[0]} to {NEXT_VERSION}" in result.stdout
+    assert "## Unreleased" in result.stdout
+    assert f"## {release[0]} (" not in result.stdout
+
+
+def test_the_update_script_refuses_a_dirty_tree(
+    tmp_path, next_release_conflicts, project_python_for
+):
+    template, release = next_release_conflicts
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{release[0]}", {})
+    add_update_script(project)
+    (project / "README.md").write_text("work in progress\n")
+    answers = (project / ".copier-answers.yml").read_text()
+
+    result = run_update_script(project, project_python_for("3.12"))
+
+    assert result.returncode == 2
+    assert "uncommitted changes; commit or stash them first" in result.stderr
+    assert " M README.md" in result.stderr
+    assert (project / ".copier-answers.yml").read_text() == answers
+
+
+def test_the_update_script_exits_zero_when_nothing_is_left(
+    tmp_path, next_release_changes, project_python_for
+):
+    template, release = next_release_changes
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{release[0]}", {})
+    add_update_script(project)
+    make_team_edits(project, "my_site")
+
+    result = run_update_script(project, project_python_for("3.12"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No conflict left" in result.stdout
+    assert "A paragraph the next release adds." in (project / "README.md").read_text()
+    # This template repository has no CHANGELOG.md: the script says so rather than failing.
+    assert "CHANGELOG.md could not be read" in result.stdout
