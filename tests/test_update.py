@@ -601,3 +601,26 @@ def test_the_update_script_exits_zero_when_nothing_is_left(
     assert "A paragraph the next release adds." in (project / "README.md").read_text()
     # This template repository has no CHANGELOG.md: the script says so rather than failing.
     assert "CHANGELOG.md could not be read" in result.stdout
+
+
+def changelog_sections() -> dict[str, str]:
+    """Each `## ` section of CHANGELOG.md by its first word: a version, or "Unreleased"."""
+    parts = re.split(r"^## ", (REPO / "CHANGELOG.md").read_text(), flags=re.M)[1:]
+    return {part.split()[0]: part for part in parts}
+
+
+@pytest.mark.parametrize("release", releases(), ids=lambda release: release[0])
+def test_every_question_added_after_a_release_is_named_in_the_next_entry(release):
+    """docs/releasing.md: the entry names each new question, with its defaults."""
+    ordered = releases()
+    following = ordered.index(release) + 1
+    if following < len(ordered):
+        section = changelog_sections()[ordered[following][0]]
+        config = git("show", f"{ordered[following][1]}:copier.yml", cwd=REPO)
+    else:
+        section = changelog_sections()["Unreleased"]
+        config = (REPO / "copier.yml").read_text()
+    then = asked_questions(git("show", f"{release[1]}:copier.yml", cwd=REPO))
+    added = sorted(set(asked_questions(config)) - set(then))
+    missing = [name for name in added if f"`{name}`" not in section]
+    assert missing == [], f"CHANGELOG.md's entry after {release[0]} does not name {missing}"
