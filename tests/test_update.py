@@ -624,3 +624,28 @@ def test_every_question_added_after_a_release_is_named_in_the_next_entry(release
     added = sorted(set(asked_questions(config)) - set(then))
     missing = [name for name in added if f"`{name}`" not in section]
     assert missing == [], f"CHANGELOG.md's entry after {release[0]} does not name {missing}"
+
+
+def test_a_feature_the_project_predates_is_switched_on_by_choosing_it(tmp_path):
+    """docs/updating.md, "New questions": `--data` wins over the answer that keeps behaviour."""
+    oldest = releases()[0]
+    template = template_repository(tmp_path, oldest)
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{oldest[0]}", {})
+
+    copier.run_update(
+        project,
+        data={"uploads": "images", "ci": "github"},
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        skip_answered=True,
+    )
+
+    after = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (after["uploads"], after["ci"], after["sentry"]) == ("images", "github", False)
+    assert (project / "my_site" / "uploads").is_dir()
+    assert list((project / ".github" / "workflows").iterdir())
+    # Dependabot is a feature of its own: choosing CI does not switch it on.
+    assert after["dependency_updates"] == "none"
