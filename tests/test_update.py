@@ -7,15 +7,20 @@ so these tests need the repository's history but not its tags.
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import os
 import re
+import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import copier
 import pytest
 import yaml
+from copier._cli import CopierApp
 
 from .answer_sets import ANSWER_SETS
 from .helpers import REPO, TEMPLATE_FILES, copy_template
@@ -30,6 +35,19 @@ GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
 }
 NEXT_VERSION = "v999.0.0"  # the working tree, as the release after every listed one
+
+
+def _keep_behaviour_module():
+    spec = importlib.util.spec_from_file_location(
+        "keep_behaviour", REPO / "hooks" / "keep_behaviour.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The answers an update writes for questions a project predates (hooks/keep_behaviour.py).
+KEEP_BEHAVIOUR = _keep_behaviour_module().KEEP_BEHAVIOUR
 
 
 def git(*args: str | Path, cwd: Path) -> str:
@@ -191,11 +209,15 @@ def test_update_from_a_release_keeps_the_teams_edits(
         assert line in path.read_text(), f"the team's edit of {path.name} was lost"
     after = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert after["_commit"] == NEXT_VERSION
-    # The release's answers stay; questions it did not ask yet take the defaults they have for
-    # those answers (as a new project generated with the same answers gets them).
+    # The release's answers stay; a question that switches a feature on and that the release did
+    # not ask yet keeps the project's behaviour; the others take the defaults they have for those
+    # answers (as a new project generated with the same answers gets them).
     old = {name: value for name, value in stored.items() if not name.startswith("_")}
+    kept_off = {name: value for name, value in KEEP_BEHAVIOUR.items() if name not in old}
     fresh = tmp_path / "fresh"
-    copier.run_copy(str(template), fresh, data=old, defaults=True, unsafe=True, quiet=True)
+    copier.run_copy(
+        str(template), fresh, data=old | kept_off, defaults=True, unsafe=True, quiet=True
+    )
     expected = yaml.safe_load((fresh / ".copier-answers.yml").read_text())
     assert {name: after[name] for name in after if not name.startswith("_")} == {
         name: value for name, value in expected.items() if not name.startswith("_")
@@ -314,3 +336,316 @@ def test_generation_tasks_do_not_run_again_on_update(tmp_path):
 
     assert not (project / ".env").exists()
     assert NEXT_VERSION in (project / ".copier-answers.yml").read_text()
+
+
+def asked_questions(copier_yml: str) -> dict[str, dict]:
+    """The questions of a copier.yml, without the settings and the computed values."""
+    return {
+        name: spec
+        for name, spec in yaml.safe_load(copier_yml).items()
+        if not name.startswith("_") and spec.get("when") is not False
+    }
+
+
+# Questions added since a release that switch nothing on, so an update may take their defaults.
+# A question belongs here only when its default changes nothing the project exposes or runs.
+NOT_A_FEATURE: set[str] = set()
+
+
+@pytest.mark.parametrize("release", releases(), ids=lambda release: release[0])
+def test_every_question_added_since_a_release_keeps_an_old_projects_behaviour(release):
+    """hooks/keep_behaviour.py answers every new unconditional question, or it switches nothing on.
+
+    A question with a `when` is asked only after another answer switched its feature on.
+    """
+    then = asked_questions(git("show", f"{release[1]}:copier.yml", cwd=REPO))
+    now = asked_questions((REPO / "copier.yml").read_text())
+    added = {name for name, spec in now.items() if name not in then and "when" not in spec}
+    assert added - KEEP_BEHAVIOUR.keys() - NOT_A_FEATURE == set(), (
+        "a new question's default would reach existing projects on `copier update --defaults`: "
+        "add the answer that keeps their behaviour to hooks/keep_behaviour.py, or the question "
+        "to NOT_A_FEATURE if its default switches nothing on"
+    )
+    for name, value in KEEP_BEHAVIOUR.items():
+        question = now[name]
+        choices = question.get("choices")
+        if choices:
+            values = [c["value"] if isinstance(c, dict) else c for c in choices.values()]
+            assert value in values, f"{name}: {value!r} is not one of its choices"
+        else:
+            assert question["type"] == "bool" and isinstance(value, bool), name
+
+
+@pytest.mark.parametrize("skip_answered", [False, True], ids=["all", "skip-answered"])
+def test_update_with_defaults_switches_on_no_feature_the_project_predates(tmp_path, skip_answered):
+    """docs/updating.md, "New questions": the oldest release had no uploads, CI or Sentry."""
+    oldest = releases()[0]
+    template = template_repository(tmp_path, oldest)
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{oldest[0]}", {})
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+
+    copier.run_update(
+        project,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        skip_answered=skip_answered,
+    )
+
+    after = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert after["_commit"] == NEXT_VERSION
+    assert {name: after[name] for name in KEEP_BEHAVIOUR} == {
+        "uploads": "none",
+        "ci": "none",
+        "dependency_updates": "none",
+        "sentry": False,
+    }
+    assert not (project / slug / "uploads").exists()
+    assert f'"{slug}.uploads"' not in (project / "config" / "settings" / "base.py").read_text()
+    assert "uploads.urls" not in (project / "config" / "urls.py").read_text()
+    assert not (project / ".github").exists()
+    assert not (project / ".gitlab-ci.yml").exists()
+    assert not (project / "renovate.json").exists()
+    assert not (project / "config" / "sentry.py").exists()
+
+    # A new project from the same release still gets every feature by default.
+    fresh = tmp_path / "fresh"
+    copier.run_copy(str(template), fresh, defaults=True, unsafe=True, quiet=True)
+    assert (fresh / slug / "uploads").is_dir()
+    assert (fresh / ".github" / "dependabot.yml").exists()
+    assert list((fresh / ".github" / "workflows").iterdir())
+    assert (fresh / "config" / "sentry.py").exists()
+
+
+@pytest.fixture
+def next_release_asks(tmp_path):
+    """A template repository whose next release (the working tree) also adds one question."""
+    oldest = releases()[0]
+    repo = template_repository(tmp_path, oldest)
+    with (repo / "copier.yml").open("a") as config:
+        config.write(
+            "\nteam_channel:\n"
+            "  type: str\n"
+            "  help: The chat channel of the team on call.\n"
+            '  default: "#ops"\n'
+        )
+    git("commit", "--quiet", "--all", "--message=next release asks more", cwd=repo)
+    git("tag", "--force", NEXT_VERSION, cwd=repo)
+    return repo, oldest
+
+
+@pytest.mark.parametrize(
+    ("flags", "asks_only_new"),
+    [(["--skip-answered"], True), ([], False)],
+    ids=["documented", "without-skip-answered"],
+)
+def test_the_documented_update_command_asks_only_the_new_questions(
+    tmp_path, monkeypatch, next_release_asks, flags, asks_only_new
+):
+    """README, docs/updating.md and the generated README: `copier update --trust --skip-answered`.
+
+    Copier's own command line runs here; its prompt is replaced by one that records each question
+    and takes its default, as a person pressing Enter would.
+    """
+    template, oldest = next_release_asks
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{oldest[0]}", {})
+    asked = []
+
+    def prompt(questions, answers):
+        # As questionary's prompt: a question whose `when` is false is not shown.
+        (question,) = questions
+        if question.get("when", lambda _: True)(answers):
+            asked.append(question["name"])
+        return answers
+
+    monkeypatch.setattr("copier._main.unsafe_prompt", prompt)
+    monkeypatch.chdir(project)
+    _, status = CopierApp.run(["copier", "update", "--trust", *flags], exit=False)
+
+    assert status == 0
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["team_channel"] == "#ops"
+    if asks_only_new:
+        # The release's 16 questions are not asked again, nor those the migration answered to
+        # keep the project's behaviour (hooks/keep_behaviour.py); the new one is.
+        assert asked == ["team_channel"]
+    else:
+        assert len(asked) > len(asked_questions(git("show", f"{oldest[1]}:copier.yml", cwd=REPO)))
+
+
+@pytest.mark.parametrize(
+    "doc", ["README.md", "docs/updating.md", "template/README.md.jinja"], ids=str
+)
+def test_every_documented_update_command_is_the_one_tested(doc):
+    """The command the test above runs is the one each document tells users to run."""
+    commands = re.findall(r"`?(copier update [^`#\n]*)", (REPO / doc).read_text())
+    assert commands
+    for command in commands:
+        assert command.startswith("copier update --trust --skip-answered"), command
+
+
+UPDATE_SCRIPT = ["scripts/update.py", "--defaults"]
+VIA_BASE_IN = "    # via -r requirements/base.in\n"
+
+
+@pytest.fixture
+def next_release_conflicts(tmp_path, next_release_changes):
+    """The next release also changes a lock-file line, and carries its CHANGELOG.md."""
+    repo, release = next_release_changes
+    edit(
+        repo / "template" / "requirements" / "base.txt",
+        VIA_BASE_IN,
+        "    # via\n    #   -r requirements/base.in\n    #   django-allauth\n",
+    )
+    shutil.copy(REPO / "CHANGELOG.md", repo / "CHANGELOG.md")
+    git("add", "CHANGELOG.md", cwd=repo)
+    git("commit", "--quiet", "--all", "--message=next release: a lock file", cwd=repo)
+    git("tag", "--force", NEXT_VERSION, cwd=repo)
+    return repo, release
+
+
+def add_update_script(project: Path) -> None:
+    """The script as a project generated at a release that has it holds it (0.1.0 did not)."""
+    (project / "scripts").mkdir(exist_ok=True)
+    shutil.copy2(REPO / "template" / "scripts" / "update.py", project / "scripts" / "update.py")
+    git("add", "scripts", cwd=project)
+    git("commit", "--quiet", "--message=generated with the update script", cwd=project)
+
+
+def run_update_script(project: Path, python: Path) -> subprocess.CompletedProcess[str]:
+    return run(
+        [python, *UPDATE_SCRIPT],
+        cwd=project,
+        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",  # where copier is
+        **GIT_ENV,
+    )
+
+
+def test_the_update_script_resolves_lock_files_and_lists_the_conflicts_left(
+    tmp_path, next_release_conflicts, project_python_for
+):
+    """The generated README's update command: a team edit that conflicts, a recompiled lock file."""
+    template, release = next_release_conflicts
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{release[0]}", {})
+    add_update_script(project)
+    settings = project / "config" / "settings" / "base.py"
+    edit(
+        settings,
+        "# Every environment sets these; DEBUG is never on unless",
+        "# Ours: DEBUG stays off unless",
+    )
+    # A dependency added, and the lock file recompiled (the line pip-compile changes).
+    with (project / "requirements" / "base.in").open("a") as base_in:
+        base_in.write("tomli-w\n")
+    edit(
+        project / "requirements" / "base.txt",
+        VIA_BASE_IN,
+        "    # via\n    #   -r requirements/base.in\n    #   tomli-w\n",
+    )
+    git("commit", "--quiet", "--all", "--message=team edits", cwd=project)
+
+    result = run_update_script(project, project_python_for("3.12"))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    left = result.stdout.split("Conflicts to resolve")[1]
+    assert re.findall(r"^  (\S+)$", left, re.M) == ["config/settings/base.py"], result.stdout
+    assert "<<<<<<< before updating\n# Ours: DEBUG stays off" in settings.read_text()
+    for lock in (project / "requirements").glob("*.txt"):
+        assert not re.search(r"^(<<<<<<<|=======|>>>>>>>)", lock.read_text(), re.M), lock.name
+    assert re.search(
+        r"^tomli-w==\S+ \\\n    --hash=sha256:",
+        (project / "requirements" / "base.txt").read_text(),
+        re.M,
+    )
+    assert "tomli-w" in (project / "requirements" / "dev.txt").read_text()
+    # The CHANGELOG entries of the releases crossed, newest first, down to the project's release.
+    assert f"from v{release[0]} to {NEXT_VERSION}" in result.stdout
+    assert "## Unreleased" in result.stdout
+    assert f"## {release[0]} (" not in result.stdout
+
+
+def test_the_update_script_refuses_a_dirty_tree(
+    tmp_path, next_release_conflicts, project_python_for
+):
+    template, release = next_release_conflicts
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{release[0]}", {})
+    add_update_script(project)
+    (project / "README.md").write_text("work in progress\n")
+    answers = (project / ".copier-answers.yml").read_text()
+
+    result = run_update_script(project, project_python_for("3.12"))
+
+    assert result.returncode == 2
+    assert "uncommitted changes; commit or stash them first" in result.stderr
+    assert " M README.md" in result.stderr
+    assert (project / ".copier-answers.yml").read_text() == answers
+
+
+def test_the_update_script_exits_zero_when_nothing_is_left(
+    tmp_path, next_release_changes, project_python_for
+):
+    template, release = next_release_changes
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{release[0]}", {})
+    add_update_script(project)
+    make_team_edits(project, "my_site")
+
+    result = run_update_script(project, project_python_for("3.12"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No conflict left" in result.stdout
+    assert "A paragraph the next release adds." in (project / "README.md").read_text()
+    # This template repository has no CHANGELOG.md: the script says so rather than failing.
+    assert "CHANGELOG.md could not be read" in result.stdout
+
+
+def changelog_sections() -> dict[str, str]:
+    """Each `## ` section of CHANGELOG.md by its first word: a version, or "Unreleased"."""
+    parts = re.split(r"^## ", (REPO / "CHANGELOG.md").read_text(), flags=re.M)[1:]
+    return {part.split()[0]: part for part in parts}
+
+
+@pytest.mark.parametrize("release", releases(), ids=lambda release: release[0])
+def test_every_question_added_after_a_release_is_named_in_the_next_entry(release):
+    """docs/releasing.md: the entry names each new question, with its defaults."""
+    ordered = releases()
+    following = ordered.index(release) + 1
+    if following < len(ordered):
+        section = changelog_sections()[ordered[following][0]]
+        config = git("show", f"{ordered[following][1]}:copier.yml", cwd=REPO)
+    else:
+        section = changelog_sections()["Unreleased"]
+        config = (REPO / "copier.yml").read_text()
+    then = asked_questions(git("show", f"{release[1]}:copier.yml", cwd=REPO))
+    added = sorted(set(asked_questions(config)) - set(then))
+    missing = [name for name in added if f"`{name}`" not in section]
+    assert missing == [], f"CHANGELOG.md's entry after {release[0]} does not name {missing}"
+
+
+def test_a_feature_the_project_predates_is_switched_on_by_choosing_it(tmp_path):
+    """docs/updating.md, "New questions": `--data` wins over the answer that keeps behaviour."""
+    oldest = releases()[0]
+    template = template_repository(tmp_path, oldest)
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{oldest[0]}", {})
+
+    copier.run_update(
+        project,
+        data={"uploads": "images", "ci": "github"},
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        skip_answered=True,
+    )
+
+    after = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (after["uploads"], after["ci"], after["sentry"]) == ("images", "github", False)
+    assert (project / "my_site" / "uploads").is_dir()
+    assert list((project / ".github" / "workflows").iterdir())
+    # Dependabot is a feature of its own: choosing CI does not switch it on.
+    assert after["dependency_updates"] == "none"
