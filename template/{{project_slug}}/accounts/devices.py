@@ -64,7 +64,7 @@ def record_sign_in(request: HttpRequest, user) -> None:
     new to the account. Called when a user signs in (signals.py), after Django gave the session
     its new key."""
     address = _address(request)
-    user_agent = request.META.get("HTTP_USER_AGENT", "")
+    user_agent = request.headers.get("user-agent", "")
     if not request.session.session_key:
         request.session.save()
     UserSession.objects.update_or_create(
