@@ -24,6 +24,38 @@ def pytest_configure(config: pytest.Config) -> None:
     CACHE.mkdir(exist_ok=True)
 
 
+# The fixtures below that start a system server: a test that uses one belongs to the servers tier,
+# which `make test-fast` leaves out.
+SERVER_FIXTURES = {"postgres", "redis"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test that starts a server without saying so: `make test-fast` would start it."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("servers") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests start PostgreSQL or Redis but lack @pytest.mark.servers:\n"
+            + "\n".join(unmarked)
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """A skip is a failure here: a test that cannot run on this machine (a server, a package or
+    root missing) must not let `make test` pass. Tiers deselect with -m instead."""
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, which this suite never allows: {report.longrepr}"
+    return report
+
+
 @pytest.fixture(scope="session")
 def template_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template as a plain folder, so Copier renders the working tree, not a git ref."""

@@ -32,10 +32,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
+import pytest
+
 from .helpers import free_port
 from .services import LiveSite, Response, ServiceError, create_database, prepare_site, project_bin
 from .test_proxy import background, serves_unix
 from .test_s3 import CLIENT_IP, PASSWORD, png_image, signed_in, site_environment, upload
+
+pytestmark = pytest.mark.servers
 
 UPLOADER = "uploader@example.org"
 VISITOR = "visitor@example.org"
