@@ -4,7 +4,7 @@ Generated projects run as production runs them: gunicorn with the generated
 deploy/gunicorn.conf.py (sync workers, its timeout), config.settings.prod on PostgreSQL and Redis.
 One of their services then accepts connections and never answers, as in issue 23:
 
-- clamd, played by the generated project's own stand-in (tests/conftest.py, FakeClamd) told to
+- clamd, played by the generated project's own stand-in (tests/fake_clamd.py, FakeClamd) told to
   stall. A signed-in user starts more uploads at once than the per-user limit of uploads in
   progress allows: those beyond the limit are refused at once; while the others wait on clamd, the
   sign-in page answers, and someone else signs in, about as fast as before; the waiting uploads
@@ -58,7 +58,7 @@ import django
 
 django.setup()
 
-from tests.conftest import FakeClamd, unix_listener
+from tests.fake_clamd import FakeClamd, unix_listener
 
 FakeClamd(unix_listener(sys.argv[1]), "stalls")
 threading.Event().wait()
