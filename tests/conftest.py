@@ -30,18 +30,14 @@ SERVER_FIXTURES = {"postgres", "redis"}
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Refuse a test that starts a server without saying so: `make test-fast` would start it."""
-    unmarked = [
-        item.nodeid
-        for item in items
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
-        and item.get_closest_marker("servers") is None
-    ]
-    if unmarked:
-        raise pytest.UsageError(
-            "these tests start PostgreSQL or Redis but lack @pytest.mark.servers:\n"
-            + "\n".join(unmarked)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test that would start a server without saying so, before the server starts:
+    `make test-fast` would otherwise start it."""
+    used = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+    if used and item.get_closest_marker("servers") is None:
+        pytest.fail(
+            f"{item.nodeid} uses {', '.join(sorted(used))} but lacks @pytest.mark.servers",
+            pytrace=False,
         )
 
 
@@ -51,8 +47,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     root missing) must not let `make test` pass. Tiers deselect with -m instead."""
     report = yield
     if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
-        report.longrepr = f"skipped, which this suite never allows: {report.longrepr}"
+        report.longrepr = f"skipped, which this suite never allows: {reason}"
     return report
 
 
