@@ -1,5 +1,6 @@
 # django-fortress: `make demo` generates and serves a project with the defaults; `make test` runs the
-# template's whole test suite. Both bootstrap .venv (the template's own tools) on first use.
+# template's whole test suite, `make test-fast` all of it but the tests that need root, a system
+# server or a browser. They bootstrap .venv (the template's own tools) on first use.
 
 SHELL := /bin/sh
 # Copier and the template's tools run on any Python 3.11+; the generated projects need 3.12+ and
@@ -9,8 +10,10 @@ VENV := .venv
 DEST ?= demo
 # More workers than cores keeps the cores busy while tests wait on subprocesses.
 TEST_WORKERS ?= auto
+# The tiers are pytest markers (pyproject.toml); test-fast deselects them, it never skips them.
+FAST_TIER := not root and not servers and not browser
 
-.PHONY: demo test lint requirements bench clean
+.PHONY: demo test test-fast lint requirements bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make needs Python 3.11+ as PYTHON")'
@@ -26,6 +29,11 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
+
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -m "$(FAST_TIER)"
 
 requirements: $(VENV)/.installed
 	scripts/compile-requirements

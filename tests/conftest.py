@@ -24,6 +24,35 @@ def pytest_configure(config: pytest.Config) -> None:
     CACHE.mkdir(exist_ok=True)
 
 
+# The fixtures below that start a system server: a test that uses one belongs to the servers tier,
+# which `make test-fast` leaves out.
+SERVER_FIXTURES = {"postgres", "redis"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test that would start a server without saying so, before the server starts:
+    `make test-fast` would otherwise start it."""
+    used = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+    if used and item.get_closest_marker("servers") is None:
+        pytest.fail(
+            f"{item.nodeid} uses {', '.join(sorted(used))} but lacks @pytest.mark.servers",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """A skip is a failure here: a test that cannot run on this machine (a server, a package or
+    root missing) must not let `make test` pass. Tiers deselect with -m instead."""
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, which this suite never allows: {reason}"
+    return report
+
+
 @pytest.fixture(scope="session")
 def template_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template as a plain folder, so Copier renders the working tree, not a git ref."""

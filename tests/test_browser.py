@@ -99,6 +99,7 @@ def served_project(generate, project_python, tmp_path):
         log.close()
 
 
+@pytest.mark.browser
 def test_the_pages_work_under_the_policy_in_chromium(served_project, tmp_path):
     base, server_log = served_project
     console = []

@@ -16,7 +16,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from .services import create_database, live_site
+
+pytestmark = pytest.mark.servers
 
 ATTEMPTS = 100
 LIMIT = 5

@@ -1,5 +1,6 @@
 """The template's documentation describes the interview that copier.yml actually asks."""
 
+import re
 from pathlib import Path
 
 import yaml
@@ -33,3 +34,17 @@ def test_the_readme_links_the_docs():
     for doc in ["docs/questions.md", "docs/controls.md", "docs/performance.md"]:
         assert doc in readme
         assert (REPO / doc).exists(), doc
+
+
+def test_the_readme_names_every_package_ci_installs():
+    """A contributor reads the package list in the README; CI reads .ci/run's."""
+    ci_run = (REPO / ".ci" / "run").read_text()
+    ci_packages = {
+        package
+        for installs in re.findall(r'missing="\$missing ([^"]+)"', ci_run)
+        for package in installs.split()
+    }
+    readme = (REPO / "README.md").read_text()
+
+    assert ci_packages
+    assert sorted(package for package in ci_packages if f"`{package}`" not in readme) == []

@@ -173,6 +173,25 @@ def test_the_generated_test_suite_passes(project, project_python):
     assert "skipped" not in result.stdout
 
 
+# A file of the project as its docs and comments name it, from one of its top-level folders.
+NAMED_PATH = re.compile(
+    r"(?<![\w./-])((?:docs|tests|deploy|config|requirements|\.github)/[\w./-]*"
+    r"\w\.(?:md|py|txt|in|conf|yml|yaml|service|socket))\b"
+)
+
+
+def test_generated_files_name_only_files_of_the_project(project):
+    """The project stands alone: a file it points to, for figures or proof, is one of its own,
+    never one of the template's (its docs/performance.md or tests/test_slow_dependencies.py)."""
+    missing = [
+        f"{path.relative_to(project)} names {named}"
+        for path in text_files(project)
+        for named in sorted(set(NAMED_PATH.findall(path.read_text())))
+        if not (project / named).exists()
+    ]
+    assert missing == []
+
+
 def test_every_test_the_security_doc_names_exists(project):
     """docs/security.md names the test that proves each control, as `test_x.py::test_y` or, for
     the same file again, `::test_y`; each must be a test of the generated suite."""

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from .services import (
     LiveSite,
     Response,
@@ -31,6 +33,8 @@ from .services import (
     redis_server,
     run,
 )
+
+pytestmark = pytest.mark.servers
 
 OWNER = "owner@example.org"
 PASSWORD = "correct horse battery staple"  # noqa: S105 (the test account's)

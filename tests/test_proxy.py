@@ -45,6 +45,8 @@ from .deployment import Deployment, as_caddy, deployed, hand_over, unit_settings
 from .helpers import CACHE
 from .services import ServiceError, create_database
 
+pytestmark = pytest.mark.servers
+
 OBSERVATORY_NPM = "@mdn/mdn-http-observatory@1.4.8"
 # The score the issue asks of the home page; 100 is a bare pass, bonuses add to it.
 OBSERVATORY_MINIMUM = 130
@@ -800,6 +802,7 @@ def stored_upload(served):
     return cookies, f"/files/{pk}/", Path(path)
 
 
+@pytest.mark.root
 def test_a_download_reaches_its_owner_through_the_proxy_with_the_download_headers(
     served, stored_upload
 ):
@@ -829,6 +832,7 @@ def test_a_download_reaches_its_owner_through_the_proxy_with_the_download_header
     assert stat.S_IMODE(served.deployment.state.stat().st_mode) == 0o750
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("served", ["nginx"], indirect=True)
 def test_nginx_keeps_its_internal_location_to_itself(served, stored_upload):
     cookies, _, stored = stored_upload
@@ -840,6 +844,7 @@ def test_nginx_keeps_its_internal_location_to_itself(served, stored_upload):
     assert_proxy_headers(direct)
 
 
+@pytest.mark.root
 def test_a_stored_file_that_leads_out_of_the_uploads_folder_is_not_sent(served, stored_upload):
     cookies, path, stored = stored_upload
     jar = {"Cookie": cookie_header(cookies)}
@@ -873,6 +878,7 @@ def test_a_stored_file_that_leads_out_of_the_uploads_folder_is_not_sent(served, 
     assert "root:" not in answer.body
 
 
+@pytest.mark.root
 def test_static_files_reach_the_proxys_user_with_the_sites_headers(served):
     manifest = json.loads((served.deployment.code / "staticfiles" / "staticfiles.json").read_text())
     hashed = next(name for name in manifest["paths"].values() if name.endswith(".css"))
@@ -889,6 +895,7 @@ def test_static_files_reach_the_proxys_user_with_the_sites_headers(served):
     assert "import" not in escape.body
 
 
+@pytest.mark.root
 def test_answers_the_proxy_makes_itself_carry_the_sites_headers(served):
     missing, too_large = probe(
         served.inside,
@@ -905,6 +912,7 @@ def test_answers_the_proxy_makes_itself_carry_the_sites_headers(served):
     assert_proxy_headers(too_large)
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("served", ["nginx"], indirect=True)
 def test_nginx_sends_http_to_https_on_the_sites_name(served):
     own, other = probe(
@@ -920,6 +928,7 @@ def test_nginx_sends_http_to_https_on_the_sites_name(served):
     assert own.headers["server"] == "nginx"
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("served", ["nginx"], indirect=True)
 def test_nginx_passes_requests_with_its_own_forwarded_headers(served):
     inside, tls = served.inside, served.tls
@@ -978,6 +987,7 @@ def test_nginx_passes_requests_with_its_own_forwarded_headers(served):
     assert [event["client_ip"] for event in events] == ["127.0.0.1"]
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("served", ["nginx"], indirect=True)
 def test_nginx_refuses_other_names_and_large_bodies(served):
     inside, tls = served.inside, served.tls
@@ -996,6 +1006,7 @@ def test_nginx_refuses_other_names_and_large_bodies(served):
     assert too_large.status == 413
 
 
+@pytest.mark.root
 def test_observatory_score(served, observatory):
     inside, tls = served.inside, served.tls
     done = subprocess.run(
@@ -1021,6 +1032,7 @@ def test_observatory_score(served, observatory):
     assert scan["score"] >= OBSERVATORY_MINIMUM, summary
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("served", ["nginx"], indirect=True)
 def test_testssl_finds_nothing_high_or_critical(served, tmp_path):
     inside, tls = served.inside, served.tls
@@ -1312,6 +1324,7 @@ def echoed(answer: Answer) -> dict:
     return json.loads(answer.body)
 
 
+@pytest.mark.root
 def test_each_proxy_sets_the_forwarding_headers_itself(proxy_with_echo):
     _, inside, tls, trusted = proxy_with_echo
     forged = {
@@ -1337,6 +1350,7 @@ def test_each_proxy_sets_the_forwarding_headers_itself(proxy_with_echo):
     assert "gunicorn" not in server
 
 
+@pytest.mark.root
 def test_each_proxy_sends_http_to_https_and_serves_static_files(proxy_with_echo):
     _, inside, tls, _ = proxy_with_echo
     redirect, static = probe(
@@ -1354,6 +1368,7 @@ def test_each_proxy_sends_http_to_https_and_serves_static_files(proxy_with_echo)
     assert static.headers["cross-origin-resource-policy"] == "same-origin"
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("proxy_with_echo", ["caddy"], indirect=True)
 def test_caddys_admin_api_is_not_on_a_tcp_port(proxy_with_echo):
     _, inside, tls, _ = proxy_with_echo
@@ -1362,6 +1377,7 @@ def test_caddys_admin_api_is_not_on_a_tcp_port(proxy_with_echo):
     assert isinstance(admin, str) and "ConnectionRefused" in admin, admin
 
 
+@pytest.mark.root
 def test_each_proxy_keeps_large_bodies_and_other_hosts_from_django(proxy_with_echo):
     proxy, inside, tls, _ = proxy_with_echo
     limit = 2 * 2**20  # upload_max_mb 1, and a MiB for the form around the file
@@ -1402,6 +1418,7 @@ def test_each_proxy_keeps_large_bodies_and_other_hosts_from_django(proxy_with_ec
         assert chunked.status == 403
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("proxy_with_echo", ["apache"], indirect=True)
 def test_apache_sends_a_file_django_allowed_from_the_uploads_folder_only(proxy_with_echo):
     _, inside, tls, _ = proxy_with_echo
@@ -1421,6 +1438,7 @@ def test_apache_sends_a_file_django_allowed_from_the_uploads_folder_only(proxy_w
     assert_proxy_headers(outside)
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("proxy_with_echo", ["nginx", "apache"], indirect=True)
 def test_a_download_the_proxy_sends_keeps_the_headers_django_set(proxy_with_echo):
     proxy, inside, tls, _ = proxy_with_echo
@@ -1437,6 +1455,7 @@ def test_a_download_the_proxy_sends_keeps_the_headers_django_set(proxy_with_echo
     assert "x-sendfile" not in sent.headers
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("proxy_with_echo", ["nginx"], indirect=True)
 def test_nginx_sends_no_file_through_a_symbolic_link_in_the_uploads_folder(proxy_with_echo):
     _, inside, tls, _ = proxy_with_echo
@@ -1450,6 +1469,7 @@ def test_nginx_sends_no_file_through_a_symbolic_link_in_the_uploads_folder(proxy
     assert_each_header_once(link)
 
 
+@pytest.mark.root
 def test_answers_each_proxy_makes_itself_carry_the_sites_headers(proxy_with_echo):
     proxy, inside, tls, _ = proxy_with_echo
     requests = [
@@ -1471,6 +1491,7 @@ def test_answers_each_proxy_makes_itself_carry_the_sites_headers(proxy_with_echo
         assert_proxy_headers(answer)
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("proxy_with_echo", ["nginx", "apache", "caddy"], indirect=True)
 def test_the_readmes_admin_allow_list_refuses_every_other_network(proxy_with_echo):
     _, inside, tls, _ = proxy_with_echo
@@ -1490,6 +1511,7 @@ def test_the_readmes_admin_allow_list_refuses_every_other_network(proxy_with_ech
     assert echoed(page)["path"] == "/backoffice-not/"
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("proxy_with_echo", ["apache"], indirect=True)
 def test_apache_refuses_a_handshake_without_a_name_and_serves_by_host_otherwise(proxy_with_echo):
     # What the comment on SSLStrictSNIVHostCheck in deploy/apache.conf says it does.

@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import boto3
+import pytest
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -38,6 +39,8 @@ from botocore.credentials import Credentials
 
 from .helpers import free_port
 from .services import LiveSite, Response, ServiceError, create_database, live_site, wait_for_port
+
+pytestmark = pytest.mark.servers
 
 BUCKET = "fortress-uploads"
 REGION = "eu-west-1"

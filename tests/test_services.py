@@ -12,6 +12,8 @@ import pytest
 from .answer_sets import ANSWER_SETS
 from .services import run
 
+pytestmark = pytest.mark.servers
+
 
 @pytest.mark.parametrize("answer_set", ["defaults", "docker-apache"])
 def test_the_generated_suite_passes_on_postgresql_and_redis(

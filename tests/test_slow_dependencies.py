@@ -4,7 +4,7 @@ Generated projects run as production runs them: gunicorn with the generated
 deploy/gunicorn.conf.py (sync workers, its timeout), config.settings.prod on PostgreSQL and Redis.
 One of their services then accepts connections and never answers, as in issue 23:
 
-- clamd, played by the generated project's own stand-in (tests/conftest.py, FakeClamd) told to
+- clamd, played by the generated project's own stand-in (tests/fake_clamd.py, FakeClamd) told to
   stall. A signed-in user starts more uploads at once than the per-user limit of uploads in
   progress allows: those beyond the limit are refused at once; while the others wait on clamd, the
   sign-in page answers, and someone else signs in, about as fast as before; the waiting uploads
@@ -32,10 +32,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
+import pytest
+
 from .helpers import free_port
 from .services import LiveSite, Response, ServiceError, create_database, prepare_site, project_bin
 from .test_proxy import background, serves_unix
 from .test_s3 import CLIENT_IP, PASSWORD, png_image, signed_in, site_environment, upload
+
+pytestmark = pytest.mark.servers
 
 UPLOADER = "uploader@example.org"
 VISITOR = "visitor@example.org"
@@ -54,7 +58,7 @@ import django
 
 django.setup()
 
-from tests.conftest import FakeClamd, unix_listener
+from tests.fake_clamd import FakeClamd, unix_listener
 
 FakeClamd(unix_listener(sys.argv[1]), "stalls")
 threading.Event().wait()

@@ -1,8 +1,10 @@
 """The project's own layer around every request: its id, and the headers Django's other
 middleware does not set.
 
-One middleware, first in MIDDLEWARE, because each layer and each step costs every request (the
-django-fortress template's docs/performance.md has the figures):
+One middleware, first in MIDDLEWARE, because each layer and each step costs every request (when
+measured, Django's CSP middleware building the policy again for every response cost 22
+microseconds a request, and a request id read through request.headers, which parses every
+header, 23):
 
 - the request id (security/request_id.py), for the logs and the X-Request-ID response header;
 - the Content Security Policy: this class is Django's CSP middleware, so the nonce and the
