@@ -26,7 +26,7 @@ ANSWERS = ROOT / ".copier-answers.yml"
 REQUIREMENTS = ROOT / "requirements"
 # Lock files are compiled in this order: prod.in is constrained by base.txt, dev.in by prod.txt.
 LAYERS = ["base", "prod", "dev"]
-# Copier's conflict markers (docs/updating.md of the template); .rej files with --conflict rej.
+# Copier's conflict markers (the template's updating guide); .rej files with --conflict rej.
 CONFLICT = re.compile(
     r"^<<<<<<< before updating$(.*?)^=======$\n(.*?)^>>>>>>> after updating$\n", re.M | re.S
 )
