@@ -4,10 +4,12 @@ and the views the request benchmarks serve."""
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import platform
 import re
 import statistics
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -78,6 +80,22 @@ def find_project_python(version: str = "3.12") -> Path:
             "first."
         )
     return python
+
+
+def run_in_project(project: Path, code: str, args: list[str], env: dict[str, str]) -> dict:
+    """Run a benchmark's inner script with the project's Python, in the project, and return the
+    JSON it prints on its last line; stop the benchmark with its error output if it fails."""
+    result = subprocess.run(
+        [find_project_python(), "-c", code, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.exit(f"The benchmark failed inside the project:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def p95(values: list[float]) -> float:

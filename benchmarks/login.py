@@ -11,17 +11,15 @@ Budget: median under 150 ms.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
 import copier
-from common import find_project_python, run
+from common import run, run_in_project
 
 from tests.helpers import copy_template
 
@@ -117,17 +115,12 @@ def measure(runs: int) -> dict:
         project = Path(scratch) / "project"
         copier.run_copy(str(src), project, defaults=True, unsafe=True, quiet=True)
         (project / "config" / "settings" / "bench.py").write_text(SETTINGS_SHIM)
-        result = subprocess.run(
-            [find_project_python(), "-c", INNER, str(runs)],
-            cwd=project,
-            env={"DJANGO_SETTINGS_MODULE": "config.settings.bench", "PATH": os.environ["PATH"]},
-            capture_output=True,
-            text=True,
-            check=False,
+        return run_in_project(
+            project,
+            INNER,
+            [str(runs)],
+            {"DJANGO_SETTINGS_MODULE": "config.settings.bench", "PATH": os.environ["PATH"]},
         )
-        if result.returncode != 0:
-            sys.exit(result.stderr)
-        return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def table(results: dict, runs: int) -> str:

@@ -26,18 +26,16 @@ neither.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
 import copier
-from common import BENCH_URLS, find_project_python, median_interval, run
+from common import BENCH_URLS, median_interval, run, run_in_project
 
 from tests.helpers import copy_template
 
@@ -146,17 +144,7 @@ def measure(runs: int) -> dict[str, list[float]]:
             "DJANGO_EMAIL_HOST": "127.0.0.1",
             "DJANGO_MFA_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         }
-        result = subprocess.run(
-            [find_project_python(), "-c", INNER, str(runs), str(REQUESTS_PER_BATCH)],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            sys.exit(f"The middleware benchmark failed inside the project:\n{result.stderr}")
-        return json.loads(result.stdout.strip().splitlines()[-1])
+        return run_in_project(project, INNER, [str(runs), str(REQUESTS_PER_BATCH)], env)
 
 
 def differences(first: list[float], second: list[float]) -> tuple[float, float, float]:

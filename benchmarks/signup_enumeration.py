@@ -13,17 +13,15 @@ the "signup-enumeration" block of docs/performance.md.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
 import copier
-from common import find_project_python, median_interval, run
+from common import find_project_python, median_interval, run, run_in_project
 
 from tests.helpers import copy_template
 from tests.services import create_database, postgres_server
@@ -106,21 +104,16 @@ def measure(runs: int) -> dict:
         )
         python = find_project_python()
         database = create_database(python, server, "signup_enumeration")
-        result = subprocess.run(
-            [python, "-c", INNER, str(runs)],
-            cwd=project,
-            env={
+        return run_in_project(
+            project,
+            INNER,
+            [str(runs)],
+            {
                 "DJANGO_SETTINGS_MODULE": "config.settings.test",
                 "TEST_DATABASE_URL": database,
                 "PATH": os.environ["PATH"],
             },
-            capture_output=True,
-            text=True,
-            check=False,
         )
-        if result.returncode != 0:
-            sys.exit(result.stderr)
-        return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def table(results: dict, runs: int) -> str:
