@@ -17,9 +17,9 @@ import string
 import sys
 from pathlib import Path
 
-# Django's own get_random_secret_key() alphabet and length, without importing Django: Copier may
-# run on a Python that does not have it.
-ALPHABET = string.ascii_lowercase + string.digits + "!@#%^&*(-_=+)"
+# The length of Django's get_random_secret_key(), in the URL-safe alphabet of the production keys
+# the README makes (secrets.token_urlsafe): no character a shell or systemd reads specially.
+ALPHABET = string.ascii_letters + string.digits + "-_"
 KEY_LENGTH = 50
 
 ENV_HEADER = """\

@@ -31,7 +31,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -41,8 +41,17 @@ import pytest
 from filelock import FileLock
 
 from .answer_sets import ANSWER_SETS
-from .deployment import Deployment, as_caddy, deployed, hand_over, unit_settings
-from .helpers import CACHE
+from .deployment import (
+    ACCOUNTS_LOCK,
+    Deployment,
+    as_caddy,
+    claim,
+    deployed,
+    hand_over,
+    remove_leftovers,
+    unit_settings,
+)
+from .helpers import CACHE, REPO
 from .services import ServiceError, create_database
 
 pytestmark = pytest.mark.servers
@@ -229,6 +238,7 @@ def open_folder(prefix: str) -> Path:
     """A new folder outside pytest's own (which only root may enter), removed when the tests end:
     where a server's unprivileged user finds what it needs, as in /srv or /var/lib."""
     folder = Path(tempfile.mkdtemp(prefix=prefix))
+    claim(folder.name)
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
 
@@ -325,6 +335,67 @@ def test_systemd_unit_is_sandboxed(generate):
 def test_no_proxy_files_for_paas(generate):
     project = generate(hosting="paas", proxy="platform")
     assert sorted(path.name for path in (project / "deploy").iterdir()) == ["gunicorn.conf.py"]
+
+
+# What a run killed before its clean-up leaves on the machine: run by a child process, which
+# claims the name (argv[1]) as the harness does, makes a folder, a socket, a system user and a
+# process named after it, then waits to be killed.
+KILLED_RUN = r"""
+import subprocess, sys
+sys.path.insert(0, sys.argv[2])
+from tests.deployment import claim
+name = claim(sys.argv[1])
+for folder in ("/srv", "/var/lib"):
+    subprocess.run(["mkdir", f"{folder}/{name}"], check=True)
+open(f"/run/{name}.sock", "w").close()
+subprocess.run(["adduser", "--quiet", "--system", "--group", "--no-create-home", name], check=True)
+as_user = ["setpriv", f"--reuid={name}", f"--regid={name}", "--clear-groups"]
+subprocess.Popen([*as_user, "sleep", "600"])
+subprocess.Popen(["sh", "-c", "exec sleep 600", name], start_new_session=True)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def command_lines() -> list[bytes]:
+    """The command line of every process."""
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                lines.append((entry / "cmdline").read_bytes())
+    return lines
+
+
+@pytest.mark.root
+def test_the_harness_removes_what_a_killed_run_left_and_nothing_a_live_run_holds():
+    dead, live = f"fortress_{uuid.uuid4().hex[:10]}", claim(f"fortress_{uuid.uuid4().hex[:10]}")
+    (Path("/srv") / live).mkdir()
+    try:
+        with FileLock(str(ACCOUNTS_LOCK)):
+            child = subprocess.Popen(
+                [sys.executable, "-c", KILLED_RUN, dead, REPO],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert child.stdout.readline() == "ready\n"
+        child.kill()
+        child.wait()
+        assert (Path("/srv") / dead).exists()
+
+        removed = remove_leftovers()
+
+        assert dead in removed
+        assert live not in removed
+        assert not (Path("/srv") / dead).exists()
+        assert not (Path("/var/lib") / dead).exists()
+        assert not Path(f"/run/{dead}.sock").exists()
+        assert subprocess.run(["getent", "passwd", dead], capture_output=True).returncode == 2
+        assert not [command for command in command_lines() if dead.encode() in command]
+        assert (Path("/srv") / live).exists()
+    finally:
+        shutil.rmtree(Path("/srv") / live, ignore_errors=True)
 
 
 # End to end through nginx. -------------------------------------------------------------------
@@ -443,7 +514,7 @@ def network_namespace(folder: Path) -> Iterator[Namespace]:
     ip = need("ip", "iproute2")
     hosts = folder / "hosts"
     hosts.write_text(f"127.0.0.1 localhost {DOMAIN}\n::1 localhost\n")
-    name = f"fortress-{uuid.uuid4().hex[:10]}"
+    name = claim(f"fortress-{uuid.uuid4().hex[:10]}")
     subprocess.run([ip, "netns", "add", name], check=True)
     try:
         subprocess.run([ip, "netns", "exec", name, ip, "link", "set", "lo", "up"], check=True)
@@ -499,7 +570,8 @@ def background(
             time.sleep(0.2)
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
 
 
@@ -628,6 +700,13 @@ def served(request, template_src, project_python, postgres, redis) -> Iterator[S
         "DJANGO_EMAIL_HOST": "127.0.0.1",
         "DJANGO_MFA_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "WEB_CONCURRENCY": "2",
+        # What a team used to a platform might set. Connections on gunicorn's socket have no
+        # address and must still count each client apart (the login.failed events of
+        # test_nginx_passes_requests_with_its_own_forwarded_headers), not as one empty address.
+        "DJANGO_TRUSTED_PROXY_NETWORKS": "10.0.0.0/8",
+        # A value with what a shell or systemd could read otherwise: the file the README
+        # describes must give both the same (test_the_variables_file_...).
+        "DJANGO_EMAIL_HOST_PASSWORD": 'p&ss $HOME "w0rd" back\\slash ;|<>* #end',
     }
     with ExitStack() as stack:
         deployment = stack.enter_context(
@@ -682,8 +761,10 @@ def assert_each_header_once(answer: Answer) -> None:
     assert len(names) == len(set(names)), sorted(names)
 
 
-def assert_proxy_headers(answer: Answer) -> None:
-    for name, value in PROXY_HEADERS.items():
+def assert_proxy_headers(answer: Answer, cache_control: str | None = None) -> None:
+    """The headers of an answer the proxy made itself; cache_control is the only Cache-Control
+    it may carry: none on an error, so that no cache keeps a missing static file for a year."""
+    for name, value in {**PROXY_HEADERS, "cache-control": cache_control}.items():
         assert answer.headers.get(name) == value, (answer.status, name, answer.headers)
     assert_each_header_once(answer)
     assert answer.headers.get("server", "") in {"nginx", "Apache", ""}, answer.headers
@@ -888,11 +969,30 @@ def test_static_files_reach_the_proxys_user_with_the_sites_headers(served):
 
     assert answer.status == 200, (answer.status, served.proxy_log.read_text()[-2000:])
     assert answer.headers["content-type"].startswith("text/css")
-    assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
-    assert_proxy_headers(answer)
+    assert_proxy_headers(answer, cache_control="public, max-age=31536000, immutable")
     if served.proxy == "nginx":
         assert answer.headers["content-encoding"] == "gzip"
     assert "import" not in escape.body
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("served", ["nginx"], indirect=True)
+def test_the_variables_file_reads_the_same_for_systemd_and_the_readmes_shell(served):
+    deployment = served.deployment
+    written = deployment.env["DJANGO_EMAIL_HOST_PASSWORD"]
+
+    # What systemd's own parser gave the service, and what the README's release commands load.
+    systemd = deployment.service_env()["DJANGO_EMAIL_HOST_PASSWORD"]
+    shell = deployment.manage(
+        "shell",
+        "-c",
+        "from django.conf import settings\n"
+        "print(settings.MAILERS['default']['OPTIONS']['password'])",
+    )
+
+    assert systemd == written
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.splitlines()[-1] == written
 
 
 @pytest.mark.root
@@ -1085,9 +1185,10 @@ ECHO_BACKEND = r"""
 import json, os, shutil, socket, socketserver, sys
 from http.server import BaseHTTPRequestHandler
 
-uploads, path, owner, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4], 8)
+uploads, path, owner, group = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+mode = int(sys.argv[5], 8)
 # What Django sends with a download it allowed, besides the file's name for the proxy.
-DOWNLOAD = json.loads(sys.argv[5])
+DOWNLOAD = json.loads(sys.argv[6])
 
 class Echo(BaseHTTPRequestHandler):
     def answer(self):
@@ -1133,7 +1234,7 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 server = Server(path, Echo)
 # As the .socket unit makes it: only the proxy's user may open it.
-shutil.chown(path, owner, owner)
+shutil.chown(path, owner, group)
 os.chmod(path, mode)
 server.serve_forever()
 """
@@ -1156,6 +1257,7 @@ def uploads_folder(folder: Path) -> Path:
     outer = Path(tempfile.gettempdir()) / f"fortress-{folder.parent.name}-{folder.name}"
     uploads = outer / "uploads"
     if not uploads.exists():
+        claim(outer.name)
         # As /var/lib is on every server, the folder above the service's state is open to all.
         outer.mkdir(mode=0o755)
         outer.chmod(0o755)
@@ -1260,7 +1362,8 @@ def proxy_with_echo(request, template_src, tmp_path_factory):
     network namespace, in front of ECHO_BACKEND on gunicorn's address; yields (proxy, inside,
     tls)."""
     # A slug of its own: gunicorn's socket, /run/<slug>.sock, is one per test server.
-    slug = f"echo_{request.param.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+    remove_leftovers()
+    slug = claim(f"echo_{request.param.replace('-', '_')}_{uuid.uuid4().hex[:8]}")
     answers = {**ECHO_SETS[request.param], "project_slug": slug}
     proxy = answers["proxy"]
     folder = tmp_path_factory.mktemp(f"echo-{request.param}")
@@ -1277,8 +1380,8 @@ def proxy_with_echo(request, template_src, tmp_path_factory):
         "XDG_CONFIG_HOME": str(folder / "config"),
     }
     socket_unit = unit_settings(project / "deploy" / f"{slug}.socket")
-    (path,), (owner,), (mode,) = (
-        socket_unit[key] for key in ("ListenStream", "SocketUser", "SocketMode")
+    (path,), (owner,), (group,), (mode,) = (
+        socket_unit[key] for key in ("ListenStream", "SocketUser", "SocketGroup", "SocketMode")
     )
     backend = [
         sys.executable,
@@ -1287,6 +1390,7 @@ def proxy_with_echo(request, template_src, tmp_path_factory):
         uploads_folder(folder),
         path,
         owner,
+        group,
         mode,
         json.dumps(ECHO_DOWNLOAD),
     ]
@@ -1363,9 +1467,7 @@ def test_each_proxy_sends_http_to_https_and_serves_static_files(proxy_with_echo)
     assert redirect.headers["location"] == f"https://{DOMAIN}/accounts/login/"
     assert static.status == 200
     assert static.body == "body { color: teal; }\n"
-    assert static.headers["cache-control"] == "public, max-age=31536000, immutable"
-    assert static.headers["x-content-type-options"] == "nosniff"
-    assert static.headers["cross-origin-resource-policy"] == "same-origin"
+    assert_proxy_headers(static, cache_control="public, max-age=31536000, immutable")
 
 
 @pytest.mark.root

@@ -6,6 +6,11 @@ Only the entries added by the TRUSTED_PROXY_COUNT proxies we run are trustworthy
 left was written by the client and may be forged. So the client is the entry TRUSTED_PROXY_COUNT
 places from the right, and REMOTE_ADDR when no proxy is trusted, or when TRUSTED_PROXY_NETWORKS
 names where the nearest proxy connects from and the connection came from elsewhere.
+
+A connection on a Unix socket has no address (gunicorn leaves REMOTE_ADDR empty): the socket's file
+mode decides who may connect, and with hosting vps that is the proxy's user alone, so such a
+connection is the proxy's whatever TRUSTED_PROXY_NETWORKS lists. Taking it as the client instead
+would give every client the same empty address, and one attacker's failures would lock out all.
 """
 
 from ipaddress import IPv6Address, ip_address, ip_network
@@ -36,10 +41,10 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def _from_trusted_network(remote_addr: str) -> bool:
-    """Whether the connection may be the nearest proxy's: always, unless TRUSTED_PROXY_NETWORKS
-    lists where it connects from."""
+    """Whether the connection may be the nearest proxy's: always on a Unix socket (no address) or
+    when TRUSTED_PROXY_NETWORKS is empty; otherwise when it comes from one of those networks."""
     networks = settings.TRUSTED_PROXY_NETWORKS
-    if not networks:
+    if not networks or not remote_addr:
         return True
     address = _parse(remote_addr)
     return address is not None and any(
