@@ -13,7 +13,7 @@ TEST_WORKERS ?= auto
 # The tiers are pytest markers (pyproject.toml); test-fast deselects them, it never skips them.
 FAST_TIER := not root and not servers and not browser
 
-.PHONY: demo test test-fast lint requirements bench clean
+.PHONY: demo test test-fast mutants lint requirements bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make needs Python 3.11+ as PYTHON")'
@@ -34,6 +34,11 @@ test-fast: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -m "$(FAST_TIER)"
+
+# The named mutants of tests/mutants.py, each run against the tests that must catch it: before each
+# release (docs/testing.md records the score). About 15 minutes on 2 cores.
+mutants: $(VENV)/.installed
+	$(VENV)/bin/python scripts/mutation-run
 
 requirements: $(VENV)/.installed
 	scripts/compile-requirements
