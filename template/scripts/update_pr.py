@@ -3,15 +3,17 @@
     prepare OUT [--hold-back PATH ...]   runs scripts/update.py --defaults on a new branch,
                                          commits the result and writes OUT: the branch as a git
                                          bundle, its name, and the request's description
-    push OUT --remote URL                checks the bundle and pushes its branch (never forced)
+    push OUT --remote URL [--forge F]    checks the bundle and pushes its branch (never forced)
     open OUT --forge github|gitlab --base BRANCH
                                          opens the request through the forge's API
+
+push and open read the forge's token from TEMPLATE_UPDATE_TOKEN.
 
 `prepare` runs `copier update --trust`, which executes code from the template repository (its
 tasks and migrations), so CI runs it in a job that holds no write token and no secret. `push` and
 `open` hold the token and run no template code: they read OUT as untrusted data (git objects, a
 branch name they check, a description sent as text) with this script as the default branch has
-it. README, "Updating from the template"; the template's docs/updating.md.
+it (README, "Updating from the template").
 
 A conflict does not stop the request: its files are committed with Copier's markers and listed
 in the description, to be resolved on the branch, where the forge shows the diff and CI checks the
