@@ -51,7 +51,7 @@ def template(tmp_path) -> Path:
     edit(
         repo / "template" / "config" / "settings" / "base.py.jinja",
         SETTINGS_LINE,
-        "# Every environment sets these, and DEBUG is never on unless",
+        "# Every environment sets these: DEBUG is never on unless",
     )
     edit(
         repo
@@ -267,7 +267,7 @@ def test_the_update_script_fails_while_a_check_fails(tmp_path, template, project
     )
 
     assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Checks failed: tests." in result.stdout
+    assert "Checks failed: tests." in result.stdout, result.stdout[-8000:]
     assert "No conflict left." in result.stdout
 
 
