@@ -1,15 +1,19 @@
 """Update the project from its template, and say plainly what is left to do.
 
-    .venv/bin/python scripts/update.py [copier update options, e.g. --defaults, --data name=value]
+    .venv/bin/python scripts/update.py [--skip-checks] [copier update options, e.g. --defaults]
 
 It refuses a working tree with uncommitted changes, runs `copier update --trust --skip-answered`
 (Copier asks only the questions the newer release added), prints the template's CHANGELOG
 entries for the releases crossed, recompiles the lock files (requirements/*.txt) when the update
-left a conflict in one, and lists every file that still has a conflict. The exit status is 0 when
-nothing is left to resolve, 1 while a conflict remains, 2 when the update could not start.
+left a conflict in one, and lists every file that still has a conflict. When none is left it runs
+the project's checks (the README's "Checks" that need no network: ruff, bandit, the tests), so
+that a template change that breaks the project's own code is seen before the commit. The exit
+status is 0 when nothing is left to do, 1 while a conflict remains, 2 when the update could not
+start, 3 when a check failed.
 
-Run it with the project's virtualenv: the lock files are recompiled with its pip-tools. Copier
-itself is found on PATH (`pipx install copier`).
+Run it with the project's virtualenv: the lock files are recompiled with its pip-tools and the
+checks run with its tools. Copier itself is found on PATH (`pipx install copier`).
+scripts/update_pr.py runs it in CI and turns its outcome into a pull request.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +38,39 @@ CONFLICT = re.compile(
 MARKER = re.compile(r"^(<<<<<<<|>>>>>>>) ", re.M)
 RELEASE_HEADING = re.compile(r"^## (\S+)", re.M)
 GIT = shutil.which("git") or "git"
+# The README's "Checks" that run offline, cheapest first; pip-audit needs PyPI and the deployment
+# checklist a production environment, so CI runs those on the commit.
+CHECKS = {
+    "ruff check": ["-m", "ruff", "check", "--quiet", "."],
+    "ruff format": ["-m", "ruff", "format", "--check", "--quiet", "."],
+    "bandit": [
+        "-m",
+        "bandit",
+        "--quiet",
+        "--configfile",
+        "pyproject.toml",
+        "--severity-level",
+        "medium",
+        "-r",
+        ".",
+    ],
+    "tests": ["-m", "pytest", "-q", "-p", "no:cacheprovider"],
+}
+# Exit statuses; a pull request job tells them apart.
+CLEAN, CONFLICTS, NOT_STARTED, CHECK_FAILED = 0, 1, 2, 3
+
+
+@dataclass
+class Outcome:
+    """What an update did, for a person at the terminal or for a pull request's description."""
+
+    status: int
+    old: str = ""
+    new: str = ""
+    changelog: str | None = None
+    conflicts: list[Path] = field(default_factory=list)
+    # check name -> passed; empty when the checks did not run (a conflict remains).
+    checks: dict[str, bool] = field(default_factory=dict)
 
 
 def git(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -155,39 +193,65 @@ def changelog_entries(src: str, old: str, new: str) -> str | None:
     return "\n\n".join(sections)
 
 
-def main(copier_options: list[str]) -> int:
+def run_checks() -> dict[str, bool]:
+    """Each check with whether it passed; its output goes to the terminal (or the CI log)."""
+    results = {}
+    for name, arguments in CHECKS.items():
+        print(f"\nCheck: {name}", flush=True)
+        done = subprocess.run([sys.executable, *arguments], cwd=ROOT, check=False)  # noqa: S603
+        results[name] = done.returncode == 0
+    return results
+
+
+def update(copier_options: list[str], checks: bool = True) -> Outcome:
     refused = refuse_a_dirty_tree()
     if refused:
         print(refused, file=sys.stderr)
-        return 2
+        return Outcome(NOT_STARTED)
     copier = shutil.which("copier")
     if copier is None:
         print("Copier is not on PATH: install it with `pipx install copier`.", file=sys.stderr)
-        return 2
+        return Outcome(NOT_STARTED)
     old = answer("_commit")
     updated = subprocess.run(  # noqa: S603 (Copier, with the options the team passed)
         [copier, "update", "--trust", "--skip-answered", *copier_options], cwd=ROOT, check=False
     )
     if updated.returncode != 0:
-        return updated.returncode
-    new = answer("_commit")
-    if new != old:
-        entries = changelog_entries(answer("_src_path"), old, new)
-        print(f"\nThe template went from {old} to {new}.")
-        if entries is None:
+        print(f"copier update failed (exit status {updated.returncode}).", file=sys.stderr)
+        return Outcome(NOT_STARTED, old)
+    outcome = Outcome(CLEAN, old, answer("_commit"))
+    if outcome.new != old:
+        outcome.changelog = changelog_entries(answer("_src_path"), old, outcome.new)
+        print(f"\nThe template went from {old} to {outcome.new}.")
+        if outcome.changelog is None:
             print("Its CHANGELOG.md could not be read: read it in the template's repository.")
-        elif entries:
+        elif outcome.changelog:
             print("Its CHANGELOG.md for the releases crossed (do every step it asks by hand):\n")
-            print(entries)
-    remaining = resolve_lock_files(conflicted_files())
-    if remaining:
+            print(outcome.changelog)
+    outcome.conflicts = resolve_lock_files(conflicted_files())
+    if outcome.conflicts:
         print("\nConflicts to resolve (between `<<<<<<< before updating` and")
         print("`>>>>>>> after updating`, or in .rej files), then commit:")
-        for path in remaining:
+        for path in outcome.conflicts:
             print(f"  {path.relative_to(ROOT)}")
-        return 1
-    print("\nNo conflict left. Review `git diff`, run the tests, then commit.")
-    return 0
+        outcome.status = CONFLICTS
+        return outcome
+    print("\nNo conflict left.")
+    if checks:
+        outcome.checks = run_checks()
+        failed = [name for name, passed in outcome.checks.items() if not passed]
+        if failed:
+            print(f"\nChecks failed: {', '.join(failed)}. Fix them before committing.")
+            outcome.status = CHECK_FAILED
+            return outcome
+        print("\nThe checks pass.", end=" ")
+    print("Review `git diff`, then commit.")
+    return outcome
+
+
+def main(arguments: list[str]) -> int:
+    checks = "--skip-checks" not in arguments
+    return update([a for a in arguments if a != "--skip-checks"], checks).status
 
 
 if __name__ == "__main__":
