@@ -12,10 +12,12 @@ from .refusals import Refused, refuse_later
 
 # The format Pillow must find behind each image extension, and the one it re-encodes to.
 PILLOW_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
+
 # Decoding limits: an image of more pixels or frames is refused before it can exhaust the
 # server's memory.
 MAX_IMAGE_PIXELS = 40_000_000
 MAX_FRAMES = 100
+
 # Markup or script inside an image: an image/HTML polyglot, which a browser, or a server that
 # guesses types, could run. Each marker is long enough (a tag name and the character after it)
 # that compressed pixels practically never hold one by chance.

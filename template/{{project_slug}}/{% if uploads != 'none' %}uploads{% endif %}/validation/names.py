@@ -50,6 +50,7 @@ DANGEROUS_EXTENSIONS = frozenset(
         "xml",
     ]
 )
+
 # Characters no file name needs: controls, and the invisible ones that reorder or hide text
 # (bidirectional overrides such as U+202E make "gpj.exe" display as "exe.jpg").
 FORBIDDEN_NAME_CHARACTERS = re.compile(

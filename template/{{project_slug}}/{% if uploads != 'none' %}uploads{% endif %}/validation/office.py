@@ -17,6 +17,7 @@ OOXML_MAIN_PARTS = {
     "xlsx": f"{OOXML}.spreadsheetml.sheet.main+xml",
     "pptx": f"{OOXML}.presentationml.presentation.main+xml",
 }
+
 # What an Office file may not contain, by content type and by relationship type: macros,
 # ActiveX controls, embedded objects and documents (which can carry either), a template fetched
 # from elsewhere (remote template injection), and documents or frames merged in when opened.
@@ -25,6 +26,7 @@ OFFICE_REFUSAL = "Documents with macros, ActiveX controls or embedded objects ar
 OFFICE_FORBIDDEN_RELATIONSHIPS = frozenset(
     {"vbaProject", "attachedTemplate", "oleObject", "package", "control", "activeXControl"}
 ) | {"activeXControlBinary", "aFChunk", "subDocument", "frame"}
+
 # Decoding limits: an archive of more parts, or one that expands further, is refused before it
 # can exhaust the server's memory.
 MAX_ARCHIVE_ENTRIES = 1_000

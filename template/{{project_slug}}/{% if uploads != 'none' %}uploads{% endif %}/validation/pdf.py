@@ -9,13 +9,18 @@ import pypdf
 
 from .refusals import Refused, refuse, refuse_later
 
+# Decoding limits: a document of more objects is refused before walking it can exhaust the
+# server's memory.
 MAX_PDF_OBJECTS = 100_000
+
 # A stream decodes to at most this, and the whole document is read within this time: a small
 # file of many highly compressed streams cannot hold a worker for minutes.
 MAX_PDF_STREAM = 4 * 1024 * 1024
 MAX_PDF_SECONDS = 5
+
 # The only actions a PDF may hold: a jump inside the document, and a web link.
 PDF_ALLOWED_ACTIONS = frozenset({"/GoTo", "/URI"})
+
 # PDF names that run code, act on opening, submit data or carry other files.
 PDF_FORBIDDEN_KEYS = frozenset(
     [

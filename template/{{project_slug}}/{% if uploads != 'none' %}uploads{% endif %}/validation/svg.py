@@ -13,6 +13,7 @@ SVG_FORBIDDEN_ELEMENTS = frozenset(
     # They change the document over time: an animation can turn a link into javascript:.
     | {"animate", "animatemotion", "animatetransform", "set", "discard"}
 )
+
 # Namespaces whose elements a browser would treat as HTML, inclusions or transformations.
 SVG_FORBIDDEN_NAMESPACES = (
     "{http://www.w3.org/1999/xhtml}",
@@ -20,8 +21,10 @@ SVG_FORBIDDEN_NAMESPACES = (
     "{http://www.w3.org/1999/XSL/Transform}",
 )
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
+
 # In a style sheet: another sheet, or anything fetched from elsewhere.
 SVG_STYLE_FETCH = re.compile(r"@import|url\((?!\s*['\"]?\s*#)|image-set\(|src\(|\\", re.IGNORECASE)
+
 # Processing instructions other than the XML declaration: <?xml-stylesheet?> makes a browser
 # fetch and apply a style sheet, even XSLT that runs scripts. The parser drops them unseen.
 SVG_PROCESSING_INSTRUCTION = re.compile(rb"<\?(?!xml\s)", re.IGNORECASE)
