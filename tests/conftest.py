@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from .helpers import CACHE, LOCK_FILE, REPO, copy_template, project_env_dir
 from .services import postgres_server, redis_server
 
 DEFAULT_PYTHON_VERSION = "3.12"
+# A generated projects' environment unused for this long is removed (project_python_for).
+UNUSED_ENV_SECONDS = 3 * 24 * 3600
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -99,11 +102,13 @@ def project_python_for() -> ProjectPython:
         ).stdout.strip()
         env_dir = project_env_dir(actual)
         python = env_dir / "bin" / "python"
-        with FileLock(str(CACHE / f"project-env-py{actual}.lock")):
-            # Environments of earlier lock files are of no further use.
-            for stale in CACHE.glob(f"project-env-py{actual}-*"):
-                if stale != env_dir:
-                    shutil.rmtree(stale, ignore_errors=True)
+        env_dir.parent.mkdir(exist_ok=True)
+        with FileLock(str(env_dir.parent / f"py{actual}.lock")):
+            # Environments of other lock files go once unused for a while, not at once: clones of
+            # the template that share .cache (git worktrees) may be testing with theirs right now.
+            for stale in env_dir.parent.glob(f"py{actual}-*/.last-used"):
+                if time.time() - stale.stat().st_mtime > UNUSED_ENV_SECONDS:
+                    shutil.rmtree(stale.parent, ignore_errors=True)
             if not (env_dir / ".complete").exists():
                 shutil.rmtree(env_dir, ignore_errors=True)
                 subprocess.run([base_python, "-m", "venv", env_dir], check=True)
@@ -122,6 +127,7 @@ def project_python_for() -> ProjectPython:
                     env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
                 )
                 (env_dir / ".complete").touch()
+            (env_dir / ".last-used").touch()
         return python
 
     return python_for

@@ -19,7 +19,7 @@ LOCK_FILE = REPO / "template" / "requirements" / "dev.txt"
 def project_env_dir(python_version: str) -> Path:
     """The generated projects' virtualenv for a Python version and the current dev lock file."""
     digest = hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()[:12]
-    return CACHE / f"project-env-py{python_version}-{digest}"
+    return CACHE / "project-envs" / f"py{python_version}-{digest}"
 
 
 def free_port() -> int:

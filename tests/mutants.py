@@ -154,7 +154,7 @@ PROJECT_MUTANTS = [
     ),
     Mutant(
         "leftmost-forwarded-entry",
-        "my_site/security/client_ip.py",
+        "my_site/core/client_ip.py",
         "_parse(hops[-count])",
         "_parse(hops[0])",
         ("tests/test_client_ip.py",),

@@ -115,6 +115,39 @@ def test_ruff_finds_nothing(project, project_python):
     assert formatting.returncode == 0, formatting.stdout + formatting.stderr
 
 
+# A back-import against each layer of the contract (pyproject.toml, [tool.importlinter]): core
+# importing an app, a feature app importing security, and one feature app importing the other.
+BACK_IMPORTS = {
+    "core/counting.py": "from ..security import alerts",
+    "accounts/roles.py": "from ..security import lockout",
+    "uploads/storage.py": "from ..accounts import roles",
+}
+
+
+def test_the_apps_depend_one_way(project, project_python, tmp_path):
+    """lint-imports keeps the project's contract as generated, and fails a copy in which one
+    module imports an app it must not (appended at the end: import-linter reads every import)."""
+    lint_imports = [project_python.parent / "lint-imports", "--no-cache"]
+    kept = run(lint_imports, cwd=project)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert "Contracts: 1 kept, 0 broken." in kept.stdout
+
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    for module, line in BACK_IMPORTS.items():
+        path = Path(slug, module)
+        if not (project / path).exists():
+            continue
+        copy = tmp_path / path.stem
+        shutil.copytree(project, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        (copy / path).write_text((copy / path).read_text() + line + "\n")
+        broken = run(lint_imports, cwd=copy)
+        importer = ".".join(path.with_suffix("").parts)
+        imported = f"{slug}.{line.split()[1].strip('.')}.{line.split()[-1]}"
+        assert broken.returncode == 1, broken.stdout + broken.stderr
+        # The report wraps long module names to the terminal's width.
+        assert f"{importer} -> {imported}" in " ".join(broken.stdout.split()), broken.stdout
+
+
 TOOLS = Path(sys.executable).parent
 
 
@@ -135,6 +168,13 @@ def test_the_pre_commit_configuration_is_valid_and_its_hooks_pass(project, tmp_p
         ("detect-secrets", "detect-secrets"),
     ]:
         assert revs[hooks] == version(package), f"{hooks} rev differs from the tested {package}"
+    # The local lint-imports hook installs the import-linter that CI runs from the lock file
+    # (test_the_apps_depend_one_way runs it).
+    [pinned] = re.findall(r'"import-linter==([\d.]+)"', config.read_text())
+    locked = re.search(
+        r"^import-linter==([\d.]+) ", (project / "requirements" / "dev.txt").read_text(), re.M
+    )
+    assert pinned == locked.group(1), "the lint-imports hook's import-linter is not the locked one"
 
     # A fresh clone of the project, as the hooks see it: what git tracks (no .env, no database).
     copy = tmp_path / "copy"

@@ -29,8 +29,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from ..security.client_ip import client_ip
-from ..security.events import log_event
+from ..core.client_ip import client_ip
+from ..core.events import log_event
 
 # A sign-in with no client address (Django's login() outside a request, as the test client's
 # force_login does) is recorded with the unspecified address: the row needs one.

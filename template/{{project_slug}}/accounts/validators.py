@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 from zxcvbn_rs_py import zxcvbn
 
-from ..security.events import log_event
+from ..core.events import log_event
 
 
 class MaximumLengthValidator:

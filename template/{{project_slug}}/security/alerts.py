@@ -23,8 +23,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import mail_admins
 
-from .counting import increment
-from .events import log_event
+from ..core.counting import increment
+from ..core.events import log_event
 
 ALERT_QUIET_SECONDS = 60 * 60
 # Seconds to connect, and for each read: the request that raised the alert waits for the webhook
@@ -60,7 +60,7 @@ RULES = {
         "Failed sign-ins are piling up across the site: password spraying or credential stuffing.",
         tuned_by=("SECURITY_ALERT_FAILED_SIGN_INS", "SECURITY_ALERT_FAILED_SIGN_INS_WINDOW"),
     ),
-    # Per address typed in, whether or not an account has it (security/account_guard.py).
+    # Per address typed in, whether or not an account has it (accounts/account_guard.py).
     "login.account_under_attack": Rule(
         "One address is being guessed from many client addresses; user_id, when present, is "
         "its account, whose owner is mailed.",

@@ -20,9 +20,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .client_ip import client_ip
-from .counting import increment
-from .events import log_event
+from ..core.client_ip import client_ip
+from ..core.counting import increment
+from ..core.events import log_event
 
 REPORT_TYPES = {"application/csp-report", "application/reports+json"}
 REPORT_MAX_BYTES = 16 * 1024

@@ -6,7 +6,7 @@ measured, Django's CSP middleware building the policy again for every response c
 microseconds a request, and a request id read through request.headers, which parses every
 header, 23):
 
-- the request id (security/request_id.py), for the logs and the X-Request-ID response header;
+- the request id (core/request_id.py), for the logs and the X-Request-ID response header;
 - the Content Security Policy: this class is Django's CSP middleware, so the nonce and the
   policy are Django's; each policy is built once for the responses that use no nonce, most of
   them, where Django builds it again for every response;
@@ -27,7 +27,7 @@ from django.middleware import csp
 from django.urls import reverse
 from django.utils.csp import CSP, build_policy
 
-from .request_id import current_request, request_id
+from ..core.request_id import current_request, request_id
 
 Headers = list[tuple[str, str]]
 

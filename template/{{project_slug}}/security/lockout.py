@@ -18,7 +18,7 @@ module adds:
   its failure, if any, was recorded: at most the limit of attempts ever reaches the password
   hasher. Places are counted in two-minute periods that expire on their own, so a place that a
   killed worker never gave back is forgotten within four minutes.
-- The failures counted for the account guard (security/account_guard.py): many client addresses
+- The failures counted for the account guard (accounts/account_guard.py): many client addresses
   guessing one account, a few guesses each, put it under attack rather than lock it.
 - The address compared as allauth looks it up (case-insensitively), events in the security log, and
   a 429 page that says when to retry and nothing about whether the account exists.
@@ -44,10 +44,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from . import account_guard
-from .client_ip import client_ip
-from .counting import increment
-from .events import log_event
+from ..accounts import account_guard
+from ..core.client_ip import client_ip
+from ..core.counting import increment
+from ..core.events import log_event
 
 # Places in flight are counted per period of PLACE_PERIOD seconds, in keys that live two periods:
 # an attempt counts the places of the current and the previous period, and gives its place back to
@@ -73,7 +73,7 @@ def attempted_login(request: HttpRequest | None, credentials: dict | None) -> st
 
 
 def lockout_address(request: HttpRequest) -> str:
-    """AXES_CLIENT_IP_CALLABLE: the client's address (security/client_ip.py), an IPv6 address as
+    """AXES_CLIENT_IP_CALLABLE: the client's address (core/client_ip.py), an IPv6 address as
     the network address of its /64."""
     address = client_ip(request)
     try:

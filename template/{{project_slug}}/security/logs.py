@@ -1,13 +1,13 @@
 """Log formatting: readable lines in development, one JSON object per line in production, and
-the request id on every line written while a request is served (security/request_id.py)."""
+the request id on every line written while a request is served (core/request_id.py)."""
 
 import logging
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 
-from .events import log_event
-from .request_id import current_request
+from ..core.events import log_event
+from ..core.request_id import current_request
 
 
 class RequestContextFilter(logging.Filter):

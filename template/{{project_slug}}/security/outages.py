@@ -48,8 +48,8 @@ from django.views.defaults import server_error as django_server_error
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..core.events import log_event
 from .alerts import ALERT_QUIET_SECONDS, Rule, _deliver
-from .events import log_event
 
 # What the 503 asks clients to wait: a restarted Redis or PostgreSQL, or a failover, takes about as
 # long. Browsers ignore it; crawlers and API clients do not.

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from .events import log_event
+from ..core.events import log_event
 
 # RFC 9116 asks for an Expires field less than a year ahead, so that a forgotten file goes stale.
 # It is computed, because the contact comes from the settings that deploy with the code.

@@ -1,4 +1,4 @@
-"""SafeFileField: a form field that runs the upload pipeline (validation.py).
+"""SafeFileField: a form field that runs the upload pipeline (validation/).
 
 Use it for every file a form accepts:
 

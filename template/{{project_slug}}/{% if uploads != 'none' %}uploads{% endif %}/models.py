@@ -26,7 +26,7 @@ class Upload(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
     )
     file = models.FileField(storage=private_storage, upload_to=stored_name, max_length=100)
-    # The name the user gave, as display text only (validation.check_name).
+    # The name the user gave, as display text only (validation/names.py).
     name = models.CharField(max_length=255)
     extension = models.CharField(max_length=10)
     content_type = models.CharField(max_length=100)

@@ -3,12 +3,12 @@
 from allauth.account.adapter import get_adapter
 from allauth.account.stages import LoginByCodeStage
 
-from {{ project_slug }}.security import account_guard
+from . import account_guard
 
 
 class AccountGuardStage(LoginByCodeStage):
     """allauth's login-by-code stage, which mails the code to the address typed in: here to a
-    verified address of the account (security/account_guard.py::code_address). The adapter's
+    verified address of the account (accounts/account_guard.py::code_address). The adapter's
     is_login_by_code_required decides when it is needed: for an account under attack."""
 
     def handle(self):

@@ -15,7 +15,7 @@ under attack until a whole window passes without a failure:
 An address with no account is counted, logged and alerted on exactly like one with an account, so
 that the attacker's answers, and the time they take, do not tell which addresses have an account.
 The owner's mail is the only difference, and it is sent after the response has gone.
-The counts live in the shared cache (security/counting.py), so every app server adds to them.
+The counts live in the shared cache (core/counting.py), so every app server adds to them.
 """
 
 import logging
@@ -33,8 +33,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
-from .counting import increment
-from .events import log_event
+from ..core.counting import increment
+from ..core.events import log_event
 
 # Work left for when the response of the request being served has been sent.
 after_response: ContextVar[list[Callable[[], None]] | None] = ContextVar(
