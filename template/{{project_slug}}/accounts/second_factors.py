@@ -2,17 +2,17 @@
 (audit_permissions, security_report).
 
 Whether the project has second factors at all is INSTALLED_APPS' answer (allauth.mfa), and which
-kinds MFA_SUPPORTED_TYPES'. Recovery codes are a fallback for a lost device, not a second factor
-of their own.
+kinds MFA_SUPPORTED_TYPES' (read through allauth, which knows its default). Recovery codes are a
+fallback for a lost device, not a second factor of their own.
 """
 
+from allauth.mfa import app_settings
 from django.apps import apps
-from django.conf import settings
 from django.db.models import QuerySet
 
 
 def second_factor_types() -> list[str]:
-    return [kind for kind in settings.MFA_SUPPORTED_TYPES if kind != "recovery_codes"]
+    return [kind for kind in app_settings.SUPPORTED_TYPES if kind != "recovery_codes"]
 
 
 def has_second_factor(user) -> bool:
