@@ -78,8 +78,9 @@ def stream(upload: Upload, disposition: str) -> HttpResponse:
 
 
 def x_accel_redirect(upload: Upload, disposition: str) -> HttpResponse:
-    """nginx sends the file from its internal location (deploy/nginx.conf) once Django has checked
-    the owner; the folder itself is not reachable from outside."""
+    """nginx sends the file itself, from a location marked `internal` over the uploads folder
+    (UPLOAD_INTERNAL_PREFIX), once Django has checked the owner; the folder is not reachable from
+    outside."""
     # The path is looked up first, so that a file leading out of the folder is refused (storage.py).
     upload.file.storage.path(upload.file.name)
     response = HttpResponse(content_type=upload.content_type)
@@ -89,8 +90,8 @@ def x_accel_redirect(upload: Upload, disposition: str) -> HttpResponse:
 
 
 def x_sendfile(upload: Upload, disposition: str) -> HttpResponse:
-    """Apache's mod_xsendfile sends the file (XSendFilePath in deploy/apache.conf) once Django has
-    checked the owner, with the headers of this response."""
+    """Apache's mod_xsendfile sends the file (from the folder its XSendFilePath allows) once Django
+    has checked the owner, with the headers of this response."""
     response = HttpResponse(content_type=upload.content_type)
     response["X-Sendfile"] = upload.file.path
     response["Content-Disposition"] = disposition
