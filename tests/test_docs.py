@@ -1,5 +1,6 @@
 """The template's documentation describes the interview that copier.yml actually asks."""
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def test_every_question_is_documented_and_nothing_else():
 def test_the_readme_links_the_docs():
     readme = (REPO / "README.md").read_text()
 
-    for doc in ["docs/questions.md", "docs/controls.md", "docs/performance.md"]:
+    for doc in ["docs/questions.md", "docs/controls.md", "docs/performance.md", "docs/design.md"]:
         assert doc in readme
         assert (REPO / doc).exists(), doc
 
@@ -48,3 +49,20 @@ def test_the_readme_names_every_package_ci_installs():
 
     assert ci_packages
     assert sorted(package for package in ci_packages if f"`{package}`" not in readme) == []
+
+
+def test_the_design_doc_counts_the_jinja_left_in_generated_python():
+    """docs/design.md says where Jinja statements remain inside generated Python; the count is the
+    script's, so the doc cannot drift from the templates."""
+    spec = importlib.util.spec_from_file_location(
+        "jinja_in_python", REPO / "scripts" / "jinja_in_python.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    doc = (REPO / "docs" / "design.md").read_text()
+
+    recorded = doc[doc.index(script.BEGIN) + len(script.BEGIN) : doc.index(script.END)].strip()
+
+    assert recorded == script.table(), (
+        "run: .venv/bin/python scripts/jinja_in_python.py --write docs/design.md"
+    )

@@ -31,6 +31,15 @@ PROD_ENV = {
     "CLAMD_ADDRESS": "/run/clamav/clamd.ctl",
 }
 
+# copier.yml's computed values (when: false): facts derived from the answers, never answers.
+COMPUTED_VALUES = {
+    name
+    for name, spec in yaml.safe_load(
+        (Path(__file__).parent.parent / "copier.yml").read_text()
+    ).items()
+    if not name.startswith("_") and spec.get("when") is False
+}
+
 # GitHub Actions expressions (${{ ... }}) are not Jinja.
 JINJA_MARKERS = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 # Jinja's whitespace control has no meaning in Django templates: left there, it is residue.
@@ -280,6 +289,9 @@ def test_the_answers_file_records_the_answers_and_no_secret(project, request):
     for name, value in ANSWER_SETS[request.node.callspec.params["project"]].items():
         assert answers[name] == value
     assert secret not in (project / ".copier-answers.yml").read_text()
+    # A computed value is derived from the answers again at every update: recorded, it would
+    # be taken for an answer and keep its old value.
+    assert sorted(COMPUTED_VALUES & answers.keys()) == []
 
 
 def env_secret(project: Path) -> str:

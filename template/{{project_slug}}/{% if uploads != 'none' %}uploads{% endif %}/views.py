@@ -1,19 +1,17 @@
-{% if upload_storage == 'local_private' and proxy == 'nginx' -%}
+"""The signed-in user's files: the list with its upload form, and the download.
+
+How a download leaves the site is a setting, UPLOAD_HANDOFF: Django streams the file itself
+("stream", the default everywhere but production), or production hands it to whatever can send it
+without holding a worker (config/settings/prod.py): the proxy ("x-accel-redirect" for nginx,
+"x-sendfile" for Apache's mod_xsendfile), or the bucket through a signed link ("presigned").
+"""
+
 from urllib.parse import quote
 
-{% endif -%}
-{% if upload_storage == 's3' or proxy in ('nginx', 'apache') -%}
 from django.conf import settings
-{% endif -%}
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-{%- if upload_storage == 's3' %}
-from django.http import FileResponse, HttpRequest, HttpResponseRedirect
-{%- elif proxy in ('nginx', 'apache') %}
-from django.http import FileResponse, HttpRequest, HttpResponse
-{%- else %}
-from django.http import FileResponse, HttpRequest
-{%- endif %}
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.csp import CSP
 from django.utils.http import content_disposition_header
@@ -68,43 +66,57 @@ def download(request: HttpRequest, pk):
     """
     upload = get_object_or_404(Upload, pk=pk, owner=request.user)
     disposition = content_disposition_header(as_attachment=True, filename=upload.name)
-{%- if upload_storage == 's3' %}
-    if settings.UPLOAD_HANDOFF == "presigned":
-        # A link to the private object that expires in a minute; the bucket answers with these
-        # headers, not the ones stored with the object.
-        url = upload.file.storage.url(
-            upload.file.name,
-            parameters={
-                "ResponseContentDisposition": disposition,
-                "ResponseContentType": upload.content_type,
-            },
-            expire=60,
-        )
-        response = HttpResponseRedirect(url)
-        response["Cache-Control"] = "private, no-store"
-        return response
-{%- elif proxy == 'nginx' %}
-    if settings.UPLOAD_HANDOFF == "x-accel-redirect":
-        # nginx sends the file from its internal location (deploy/nginx.conf) once Django has
-        # checked the owner; the folder itself is not reachable from outside. The path is
-        # looked up first, so that a file leading out of the folder is refused (storage.py).
-        upload.file.storage.path(upload.file.name)
-        response = HttpResponse(content_type=upload.content_type)
-        response["X-Accel-Redirect"] = settings.UPLOAD_INTERNAL_PREFIX + quote(upload.file.name)
-        response["Content-Disposition"] = disposition
-        response["Cache-Control"] = "private, no-store"
-        return response
-{%- elif proxy == 'apache' %}
-    if settings.UPLOAD_HANDOFF == "x-sendfile":
-        # Apache's mod_xsendfile sends the file (XSendFilePath in deploy/apache.conf) once Django
-        # has checked the owner, with the headers of this response.
-        response = HttpResponse(content_type=upload.content_type)
-        response["X-Sendfile"] = upload.file.path
-        response["Content-Disposition"] = disposition
-        response["Cache-Control"] = "private, no-store"
-        return response
-{%- endif %}
-    response = FileResponse(upload.file.open("rb"), content_type=upload.content_type)
-    response["Content-Disposition"] = disposition
+    response = HANDOFFS[settings.UPLOAD_HANDOFF](upload, disposition)
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def stream(upload: Upload, disposition: str) -> HttpResponse:
+    response = FileResponse(upload.file.open("rb"), content_type=upload.content_type)
+    response["Content-Disposition"] = disposition
+    return response
+
+
+def x_accel_redirect(upload: Upload, disposition: str) -> HttpResponse:
+    """nginx sends the file itself, from a location marked `internal` over the uploads folder
+    (UPLOAD_INTERNAL_PREFIX), once Django has checked the owner; the folder is not reachable from
+    outside."""
+    # The path is looked up first, so that a file leading out of the folder is refused (storage.py).
+    upload.file.storage.path(upload.file.name)
+    response = HttpResponse(content_type=upload.content_type)
+    response["X-Accel-Redirect"] = settings.UPLOAD_INTERNAL_PREFIX + quote(upload.file.name)
+    response["Content-Disposition"] = disposition
+    return response
+
+
+def x_sendfile(upload: Upload, disposition: str) -> HttpResponse:
+    """Apache's mod_xsendfile sends the file (from the folder its XSendFilePath allows) once Django
+    has checked the owner, with the headers of this response."""
+    response = HttpResponse(content_type=upload.content_type)
+    response["X-Sendfile"] = upload.file.path
+    response["Content-Disposition"] = disposition
+    return response
+
+
+def presigned(upload: Upload, disposition: str) -> HttpResponse:
+    """A link to the private object that expires in a minute; the bucket answers with these
+    headers, not the ones stored with the object."""
+    url = upload.file.storage.url(
+        upload.file.name,
+        parameters={
+            "ResponseContentDisposition": disposition,
+            "ResponseContentType": upload.content_type,
+        },
+        expire=60,
+    )
+    return HttpResponseRedirect(url)
+
+
+# An unknown UPLOAD_HANDOFF fails the download (KeyError: a 500) rather than sending the file
+# some other way; the hand-offs of local files need a path, so with S3 storage they fail too.
+HANDOFFS = {
+    "stream": stream,
+    "x-accel-redirect": x_accel_redirect,
+    "x-sendfile": x_sendfile,
+    "presigned": presigned,
+}
