@@ -120,14 +120,18 @@ def _deliver(rule: Rule, details: dict[str, Any]) -> None:
     if settings.ADMINS:
         mail_admins(f"Security alert: {details['event']}", text)
     if settings.SECURITY_ALERT_WEBHOOK_URL:
-        body = json.dumps({"text": text, "event": details["event"], "details": details})
-        # An https URL: config/environment.py refuses any other scheme.
-        request = urllib.request.Request(  # noqa: S310  # nosec B310
-            settings.SECURITY_ALERT_WEBHOOK_URL,
-            data=body.encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        timeout = WEBHOOK_TIMEOUT_SECONDS
-        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310  # nosec B310
-            pass
+        post_webhook({"text": text, "event": details["event"], "details": details})
+
+
+def post_webhook(payload: dict[str, Any]) -> None:
+    """POST payload as JSON to SECURITY_ALERT_WEBHOOK_URL; raises when it is not accepted."""
+    # An https URL: config/environment.py refuses any other scheme.
+    request = urllib.request.Request(  # noqa: S310  # nosec B310
+        settings.SECURITY_ALERT_WEBHOOK_URL,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    timeout = WEBHOOK_TIMEOUT_SECONDS
+    with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310  # nosec B310
+        pass

@@ -21,8 +21,10 @@ from django.http.request import validate_host
 from ._incident import (
     add_account_arguments,
     check_choice,
+    dry_run_notice,
     end_sessions,
     find_accounts,
+    live_sessions,
     log_incident,
 )
 
@@ -56,7 +58,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         add_account_arguments(parser, everyone="every account: everyone sets a new password")
 
-    def handle(self, *args, emails: list[str], everyone: bool, **options) -> None:
+    def handle(self, *args, emails: list[str], everyone: bool, dry_run: bool, **options) -> None:
         check_choice(emails, everyone)
         User = get_user_model()
         users = list(User.objects.order_by("email")) if everyone else find_accounts(emails)
@@ -69,6 +71,15 @@ class Command(BaseCommand):
                     "does not serve in these settings."
                 )
             )
+
+        if dry_run:
+            self.stdout.write(f"Passwords that would be disabled: {len(active)}")
+            self.stdout.write(f"Sessions that would end: {live_sessions(u.pk for u in active)}")
+            self.stdout.write(f"Reset links that would be sent: {len(active)}")
+            if inactive:
+                self.stdout.write(f"Skipped, inactive: {', '.join(u.email for u in inactive)}")
+            dry_run_notice(self.stdout)
+            return
 
         # Every password stops working before the first mail goes out: a slow mail server must
         # not leave most of the accounts open while it works through the list.

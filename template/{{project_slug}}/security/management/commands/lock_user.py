@@ -7,7 +7,14 @@ longer count as signed in. Nothing is deleted: `python manage.py unlock_user EMA
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from ._incident import add_account_arguments, end_sessions, find_accounts, log_incident
+from ._incident import (
+    add_account_arguments,
+    dry_run_notice,
+    end_sessions,
+    find_accounts,
+    live_sessions,
+    log_incident,
+)
 
 
 class Command(BaseCommand):
@@ -16,8 +23,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         add_account_arguments(parser)
 
-    def handle(self, *args, emails: list[str], **options) -> None:
+    def handle(self, *args, emails: list[str], dry_run: bool, **options) -> None:
         users = find_accounts(emails)
+        if dry_run:
+            self.stdout.write(f"Would lock: {', '.join(user.email for user in users)}")
+            self.stdout.write(f"Sessions that would end: {live_sessions(u.pk for u in users)}")
+            dry_run_notice(self.stdout)
+            return
         with transaction.atomic():
             for user in users:
                 user.is_active = False

@@ -10,9 +10,11 @@ from django.core.management.base import BaseCommand
 from ._incident import (
     add_account_arguments,
     check_choice,
+    dry_run_notice,
     end_all_sessions,
     end_sessions,
     find_accounts,
+    live_sessions,
     log_incident,
 )
 
@@ -23,8 +25,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         add_account_arguments(parser, everyone="end every session: everyone signs in again")
 
-    def handle(self, *args, emails: list[str], everyone: bool, **options) -> None:
+    def handle(self, *args, emails: list[str], everyone: bool, dry_run: bool, **options) -> None:
         check_choice(emails, everyone)
+        if dry_run:
+            users = None if everyone else find_accounts(emails)
+            self.stdout.write(
+                "Accounts: everyone"
+                if users is None
+                else f"Accounts: {', '.join(user.email for user in users)}"
+            )
+            ids = None if users is None else [user.pk for user in users]
+            self.stdout.write(f"Sessions that would end: {live_sessions(ids)}")
+            dry_run_notice(self.stdout)
+            return
         if everyone:
             count = end_all_sessions()
             log_incident("incident.sessions_revoked", scope="all", count=count)

@@ -6,11 +6,12 @@ cleared; its failure log (AccessFailureLog) stays, as evidence. A password that 
 attacker is still valid: reset it first (force_password_reset) if it could be.
 """
 
+from axes.models import AccessAttempt
 from axes.utils import reset
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from ._incident import add_account_arguments, find_accounts, log_incident
+from ._incident import add_account_arguments, dry_run_notice, find_accounts, log_incident
 
 
 class Command(BaseCommand):
@@ -22,8 +23,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         add_account_arguments(parser)
 
-    def handle(self, *args, emails: list[str], **options) -> None:
+    def handle(self, *args, emails: list[str], dry_run: bool, **options) -> None:
         users = find_accounts(emails)
+        if dry_run:
+            self.stdout.write(f"Would unlock: {', '.join(user.email for user in users)}")
+            attempts = AccessAttempt.objects.filter(
+                username__in=[user.email.lower() for user in users]
+            ).count()
+            self.stdout.write(f"Failed sign-in records that would be cleared: {attempts}")
+            dry_run_notice(self.stdout)
+            return
         cleared = 0
         with transaction.atomic():
             for user in users:
