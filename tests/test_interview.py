@@ -218,7 +218,8 @@ def test_a_failed_task_leaves_no_half_written_project(template_src, tmp_path):
     """If generation fails after rendering began, Copier removes the folder it created."""
     broken = tmp_path / "broken-template"
     shutil.copytree(template_src, broken)
-    (broken / "hooks" / "write_env.py").write_text("raise SystemExit('disk full')\n")
+    script = broken / "template" / "scripts" / "write_env.py.jinja"
+    script.write_text("raise SystemExit('disk full')\n")
     dst = tmp_path / "project"
 
     with pytest.raises(TaskError, match=r"write_env\.py"):
