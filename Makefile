@@ -13,7 +13,7 @@ TEST_WORKERS ?= auto
 # The tiers are pytest markers (pyproject.toml); test-fast deselects them, it never skips them.
 FAST_TIER := not root and not servers and not browser
 
-.PHONY: demo test test-fast lint requirements bench clean
+.PHONY: demo test test-fast check-answers lint requirements bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make needs Python 3.11+ as PYTHON")'
@@ -34,6 +34,10 @@ test-fast: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup -m "$(FAST_TIER)"
+
+# Every problem of a Copier data file at once: make check-answers DATA=company.yml
+check-answers: $(VENV)/.installed
+	$(VENV)/bin/python scripts/check-answers $(DATA)
 
 requirements: $(VENV)/.installed
 	scripts/compile-requirements
