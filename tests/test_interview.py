@@ -292,6 +292,8 @@ class Screen:
     (what the prompt cut at the edge is not there)."""
 
     def __init__(self, command: list[str], cwd: Path, width: int = 80, height: int = 24) -> None:
+        if shutil.which("tmux") is None:
+            pytest.fail("tmux is not installed (Debian: tmux; .ci/run installs it)")
         self.width = width
         # A server of its own, so that the test never touches anyone's tmux sessions.
         self.tmux = ["tmux", "-L", f"interview-{uuid.uuid4().hex}", "-f", "/dev/null"]
