@@ -13,7 +13,7 @@ TEST_WORKERS ?= auto
 # The tiers are pytest markers (pyproject.toml); test-fast deselects them, it never skips them.
 FAST_TIER := not root and not servers and not browser
 
-.PHONY: demo test test-fast mutants lint requirements bench clean
+.PHONY: demo machine test test-fast mutants check-answers lint requirements bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make needs Python 3.11+ as PYTHON")'
@@ -25,7 +25,11 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	VENV=$(VENV) scripts/demo "$(DEST)"
 
-test: $(VENV)/.installed
+# What the machine lacks (servers, Chromium, Python 3.12+), listed before anything runs.
+machine:
+	@scripts/check-machine
+
+test: machine $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
@@ -39,6 +43,10 @@ test-fast: $(VENV)/.installed
 # release (docs/testing.md records the score). About 15 minutes on 2 cores.
 mutants: $(VENV)/.installed
 	$(VENV)/bin/python scripts/mutation-run
+
+# Every problem of a Copier data file at once: make check-answers DATA=company.yml
+check-answers: $(VENV)/.installed
+	$(VENV)/bin/python scripts/check-answers $(DATA)
 
 requirements: $(VENV)/.installed
 	scripts/compile-requirements

@@ -9,18 +9,21 @@ from pathlib import Path
 from types import ModuleType
 
 import copier
+import pytest
 
-from .helpers import REPO, copy_template
+from .helpers import copy_template
 
 
-def load_hook(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO / "hooks" / f"{name}.py")
+@pytest.fixture(scope="module")
+def write_env(template_src: Path, tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """The generated project's scripts/write_env.py, which writes .env at generation."""
+    project = tmp_path_factory.mktemp("write-env") / "project"
+    copier.run_copy(str(template_src), project, defaults=True, unsafe=True, quiet=True)
+    script = project / "scripts" / "write_env.py"
+    spec = importlib.util.spec_from_file_location("write_env", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-write_env = load_hook("write_env")
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -41,17 +44,17 @@ def git(*args: str, cwd: Path) -> str:
     ).stdout
 
 
-def test_each_key_is_fresh_and_django_shaped(tmp_path):
+def test_each_key_is_fresh_and_django_shaped(write_env):
     keys = {write_env.random_secret_key() for _ in range(20)}
 
     assert len(keys) == 20
     assert all(len(key) == 50 and set(key) <= set(write_env.ALPHABET) for key in keys)
 
 
-def test_an_existing_env_file_is_never_overwritten(tmp_path):
+def test_an_existing_env_file_is_never_overwritten(write_env, tmp_path):
     (tmp_path / ".env").write_text("DJANGO_SECRET_KEY='the team keeps this'\n")
 
-    assert write_env.write_env(tmp_path) is False
+    assert write_env.write_env(tmp_path / ".env") is False
     assert (tmp_path / ".env").read_text() == "DJANGO_SECRET_KEY='the team keeps this'\n"
 
 
