@@ -53,12 +53,14 @@ def count_failure(request: HttpRequest, login: str, user_id: int | None) -> None
     key = address_key(login)
     window = int(settings.LOGIN_ACCOUNT_FAILURE_WINDOW.total_seconds())
     failures = increment(f"account-guard:failures:{key}", timeout=window)
-    if failures < settings.LOGIN_ACCOUNT_FAILURE_LIMIT:
-        return
     flag = f"account-guard:under-attack:{key}"
-    if not cache.add(flag, 1, timeout=window):
-        # Already under attack: it stays so until a whole window passes without a failure.
-        cache.touch(flag, timeout=window)
+    # Under attack already: every failure keeps it so for another window, whatever this window's
+    # count (a count lives one window from its first failure, so a slow attacker's count starts
+    # again at one while the account is still under attack). It ends when a whole window passes
+    # without a failure.
+    if cache.touch(flag, timeout=window):
+        return
+    if failures < settings.LOGIN_ACCOUNT_FAILURE_LIMIT or not cache.add(flag, 1, timeout=window):
         return
     log_event(
         "login.account_under_attack",
