@@ -133,11 +133,11 @@ def make_backup(folder: Path, recipients: list[str], now: datetime | None = None
             "BACKUP_RECIPIENTS is empty: set DJANGO_BACKUP_RECIPIENTS to the age public key(s) "
             "the backups are encrypted for (docs/backups.md)."
         )
+    private_folder(folder)
     if connection.vendor != "postgresql":
         raise BackupError(f"backups use pg_dump; the database is {connection.vendor}.")
     created = (now or timezone.now()).astimezone(UTC).replace(microsecond=0)
     name = f"backup-{created.strftime(TIME_FORMAT)}"
-    private_folder(folder)
     remove_abandoned(folder, created)
     partial = folder / f".partial-{name}"
     partial.mkdir(mode=0o700)
@@ -375,6 +375,8 @@ def decrypt(path: Path, identity: Path, out: IO[bytes]) -> dict[str, Any]:
         error = age.stderr.read().decode(errors="replace").strip()
         age.wait()
     if age.returncode != 0:
+        if f'"{identity}"' in error:
+            raise BackupError(f"{identity} is not a usable age identity: {error}")
         if "no identity matched" in error:
             raise BackupError(
                 f"{path} was not encrypted for the key in {identity}: use the identity whose "
@@ -482,10 +484,13 @@ def restore_folder(archive: Path, folder: Path) -> None:
             shutil.rmtree(path)
         else:
             path.unlink()
-    with tarfile.open(archive, mode="r:") as files:
-        # The "data" filter refuses absolute names, names outside the folder, links out of it
-        # and device files: a backup cannot write anywhere else.
-        files.extractall(folder, filter="data")
+    try:
+        with tarfile.open(archive, mode="r:") as files:
+            # The "data" filter refuses absolute names, names outside the folder, links out of
+            # it and device files: a backup cannot write anywhere else.
+            files.extractall(folder, filter="data")
+    except tarfile.TarError as error:
+        raise BackupError(f"the uploaded files cannot be restored: {error}") from None
 
 
 # Watching.
