@@ -87,7 +87,12 @@ def as_user(user: str, command: list[str | Path], cwd: Path, env: dict[str, str]
         return run(
             [
                 *("unshare", "--mount", "--propagation", "private", "sh", "-c", PYTHON_VIEW, view),
-                *("setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}", "--init-groups"),
+                *(
+                    "setpriv",
+                    f"--reuid={user}",
+                    f"--regid={pwd.getpwnam(user).pw_gid}",
+                    "--init-groups",
+                ),
                 *("--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"),
                 *command,
             ],
@@ -161,7 +166,9 @@ def tree(folder: Path) -> dict[str, tuple[bytes, int]]:
 @pytest.fixture(scope="module")
 def saved(template_src, project_python, postgres, redis) -> Iterator[Saved]:
     if os.geteuid() != 0:
-        pytest.fail("these tests switch to unprivileged users with runuser: run them as root")
+        pytest.fail("these tests switch to unprivileged users with setpriv: run them as root")
+    if shutil.which("age-keygen") is None:
+        pytest.fail("age is not installed (Debian: age; .ci/run installs it)")
     # Not under pytest's temporary folder, which only root may enter.
     root = Path(tempfile.mkdtemp(prefix="fortress-backups-"))
     root.chmod(0o755)
@@ -195,7 +202,9 @@ def saved(template_src, project_python, postgres, redis) -> Iterator[Saved]:
         uploads_copy = root / "uploads-as-made"
         shutil.copytree(uploads, uploads_copy)
 
-        backed_up = as_user(SERVICE_USER, [project_python, "manage.py", "backup"], project, site.env)
+        backed_up = as_user(
+            SERVICE_USER, [project_python, "manage.py", "backup"], project, site.env
+        )
         assert backed_up.returncode == 0, backed_up.stderr
         (backup,) = [path for path in backups.iterdir() if path.name.startswith("backup-")]
         # The service's user may read it for the restore; the operator's key is another matter.
