@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -61,6 +61,8 @@ class BackupError(Exception):
 class Backup:
     path: Path
     created: datetime
+    # The SHA-256 and size of each file's plaintext, for a backup just made.
+    files: dict[str, dict] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -122,7 +124,15 @@ def back_up() -> tuple[Backup, list[Backup]]:
         if isinstance(error, BackupError):
             raise
         raise BackupError(str(error)) from error
-    log_event("backup.succeeded", backup=backup.name, pruned=len(removed))
+    # The database's checksum, kept by the log store, away from the backups and their key.
+    database = backup.files[DATABASE]
+    log_event(
+        "backup.succeeded",
+        backup=backup.name,
+        database_sha256=database["sha256"],
+        database_bytes=database["bytes"],
+        pruned=len(removed),
+    )
     return backup, removed
 
 
@@ -157,7 +167,7 @@ def make_backup(folder: Path, recipients: list[str], now: datetime | None = None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return Backup(complete, created)
+    return Backup(complete, created, files)
 
 
 def private_folder(folder: Path) -> None:
