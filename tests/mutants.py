@@ -279,7 +279,7 @@ PROJECT_MUTANTS = [
     ),
     Mutant(
         "upload-stored-when-the-scanner-is-down",
-        "acme_billing/uploads/validation.py",
+        "acme_billing/uploads/validation/__init__.py",
         "    except ScannerUnavailable:\n",
         # The refusal below stays, out of reach: the upload goes on unscanned.
         "    except ScannerUnavailable:\n        signature = None\n    if False:\n",
@@ -288,7 +288,7 @@ PROJECT_MUTANTS = [
     ),
     Mutant(
         "malware-stored",
-        "acme_billing/uploads/validation.py",
+        "acme_billing/uploads/validation/__init__.py",
         "    if signature is not None:\n",
         "    if signature is not None and False:\n",
         ("tests/test_clamd.py",),
