@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 # What systemd-analyze marks as exposed in the generated unit, and why each stays open.
 ACCEPTED_EXPOSURES = {
@@ -30,7 +31,9 @@ def test_the_units_only_exposures_are_the_ones_it_needs(generate):
     if analyze is None:
         pytest.fail("systemd-analyze is missing: install Debian's systemd (.ci/run does)")
     project = generate()
-    [unit] = (project / "deploy").glob("*.service")
+    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    # The app's unit; the backup unit has a test of its own (tests/test_backup_units.py).
+    unit = project / "deploy" / f"{slug}.service"
 
     result = subprocess.run(
         [analyze, "security", "--offline=true", "--no-pager", unit],
