@@ -21,7 +21,7 @@ import yaml
 
 from .helpers import copy_template
 from .services import run
-from .test_update import GIT_ENV, NEXT_VERSION, edit, git
+from .test_update import GIT_ENV, NEXT_VERSION, edit, generate_and_commit, git
 
 RELEASE = "v998.0.0"
 BRANCH = f"template-update/{NEXT_VERSION}"
@@ -78,18 +78,7 @@ def template(tmp_path) -> Path:
 def remote_with_project(tmp_path: Path, template: Path, answers: dict) -> Path:
     """A bare repository holding a project generated at RELEASE, as the forge would."""
     project = tmp_path / "generated"
-    copier.run_copy(
-        str(template),
-        project,
-        data=answers,
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-        vcs_ref=RELEASE,
-    )
-    git("init", "--quiet", "--initial-branch=main", cwd=project)
-    git("add", "--all", cwd=project)
-    git("commit", "--quiet", "--message=generated", cwd=project)
+    generate_and_commit(template, project, RELEASE, answers)
     remote = tmp_path / "remote.git"
     git("clone", "--quiet", "--bare", project, remote, cwd=tmp_path)
     return remote
