@@ -2,8 +2,9 @@
 
 Fails, and alerts through the security log (backup.stale, backup.unprotected), when the newest
 backup in BACKUP_DIR is older than BACKUP_MAX_AGE or missing, and when the bucket of uploaded
-files, if any, has no versioning. The timer that makes the backups runs it hourly
-(docs/backups.md).
+files, if any, has no versioning. The backup service runs it after each backup; a schedule that
+stops altogether is seen only by a check run from elsewhere (docs/backups.md, docs/security.md's
+Known limits).
 """
 
 from django.core.management.base import BaseCommand, CommandError
