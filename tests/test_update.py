@@ -131,6 +131,21 @@ def generate_and_commit(template: Path, project: Path, version: str, answers: di
     git("commit", "--quiet", "--message=generated", cwd=project)
 
 
+def update(project: Path, **options) -> None:
+    """`copier update` as the tests run it: the documented command's choices, without prompts."""
+    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True, **options)
+
+
+def oldest_release_project(tmp_path: Path) -> tuple[Path, Path]:
+    """(template repository, project): a project generated and committed at the oldest release
+    with the defaults, and the template whose next release is the working tree."""
+    oldest = releases()[0]
+    template = template_repository(tmp_path, oldest)
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{oldest[0]}", {})
+    return template, project
+
+
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{path} no longer contains {old!r}: update the test's team edits"
@@ -195,14 +210,7 @@ def test_update_from_a_release_keeps_the_teams_edits(
     env_before = (project / ".env").read_bytes()
     kept = make_team_edits(project, stored["project_slug"])
 
-    copier.run_update(
-        project,
-        defaults=True,
-        overwrite=True,
-        unsafe=True,
-        quiet=True,
-        skip_answered=answer_set == "vps-caddy",
-    )
+    update(project, skip_answered=answer_set == "vps-caddy")
 
     assert_no_conflicts(project)
     for path, line in kept.items():
@@ -246,21 +254,26 @@ def test_update_from_a_release_keeps_the_teams_edits(
     assert suite.returncode == 0, suite.stdout[-3000:]
 
 
-@pytest.fixture
-def next_release_changes(tmp_path):
-    """A template repository whose next release changes a README paragraph and a settings line."""
-    release = releases()[-1]
-    repo = template_repository(tmp_path, release)
+# A settings comment that the next release of the update tests rewords.
+SETTINGS_LINE = "# Every environment sets these; DEBUG is never on unless"
+
+
+def edit_as_the_next_release(repo: Path, settings_line: str) -> None:
+    """The template's next release: a README paragraph more, and SETTINGS_LINE reworded."""
     edit(
         repo / "template" / "README.md.jinja",
         "## Run it locally\n",
         "## Run it locally\n\nA paragraph the next release adds.\n",
     )
-    edit(
-        repo / "template" / "config" / "settings" / "base.py.jinja",
-        "# Every environment sets these; DEBUG is never on unless",
-        "# Every environment sets these, and DEBUG is never on unless",
-    )
+    edit(repo / "template" / "config" / "settings" / "base.py.jinja", SETTINGS_LINE, settings_line)
+
+
+@pytest.fixture
+def next_release_changes(tmp_path):
+    """A template repository whose next release changes a README paragraph and a settings line."""
+    release = releases()[-1]
+    repo = template_repository(tmp_path, release)
+    edit_as_the_next_release(repo, "# Every environment sets these, and DEBUG is never on unless")
     git("commit", "--quiet", "--all", "--message=next release", cwd=repo)
     git("tag", "--force", NEXT_VERSION, cwd=repo)
     return repo, release
@@ -272,7 +285,7 @@ def test_the_next_releases_changes_arrive_beside_the_teams_edits(tmp_path, next_
     generate_and_commit(template, project, f"v{release[0]}", {})
     kept = make_team_edits(project, "my_site")
 
-    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True)
+    update(project)
 
     assert_no_conflicts(project)
     assert "A paragraph the next release adds." in (project / "README.md").read_text()
@@ -289,14 +302,10 @@ def test_a_line_both_sides_changed_is_marked_and_nothing_is_lost(tmp_path, next_
     project = tmp_path / "project"
     generate_and_commit(template, project, f"v{release[0]}", {})
     base = project / "config" / "settings" / "base.py"
-    edit(
-        base,
-        "# Every environment sets these; DEBUG is never on unless",
-        "# Ours: DEBUG stays off unless",
-    )
+    edit(base, SETTINGS_LINE, "# Ours: DEBUG stays off unless")
     git("commit", "--quiet", "--all", "--message=our wording", cwd=project)
 
-    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True)
+    update(project)
 
     text = base.read_text()
     assert re.search(
@@ -314,9 +323,7 @@ def test_turning_mfa_on_by_update_adds_only_the_missing_key(tmp_path, project_py
     env_before = (project / ".env").read_text()
     assert "DJANGO_MFA_KEY" not in env_before
 
-    copier.run_update(
-        project, data={"mfa": "totp"}, defaults=True, overwrite=True, unsafe=True, quiet=True
-    )
+    update(project, data={"mfa": "totp"})
 
     env_after = (project / ".env").read_text()
     assert env_after.startswith(env_before)
@@ -332,7 +339,7 @@ def test_generation_tasks_do_not_run_again_on_update(tmp_path):
     generate_and_commit(template, project, f"v{release[0]}", {})
     (project / ".env").unlink()  # git-ignored: the tree stays clean
 
-    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True)
+    update(project)
 
     assert not (project / ".env").exists()
     assert NEXT_VERSION in (project / ".copier-answers.yml").read_text()
@@ -379,20 +386,10 @@ def test_every_question_added_since_a_release_keeps_an_old_projects_behaviour(re
 @pytest.mark.parametrize("skip_answered", [False, True], ids=["all", "skip-answered"])
 def test_update_with_defaults_switches_on_no_feature_the_project_predates(tmp_path, skip_answered):
     """docs/updating.md, "New questions": the oldest release had no uploads, CI or Sentry."""
-    oldest = releases()[0]
-    template = template_repository(tmp_path, oldest)
-    project = tmp_path / "project"
-    generate_and_commit(template, project, f"v{oldest[0]}", {})
+    template, project = oldest_release_project(tmp_path)
     slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
 
-    copier.run_update(
-        project,
-        defaults=True,
-        overwrite=True,
-        unsafe=True,
-        quiet=True,
-        skip_answered=skip_answered,
-    )
+    update(project, skip_answered=skip_answered)
 
     after = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert after["_commit"] == NEXT_VERSION
@@ -630,20 +627,9 @@ def test_every_question_added_after_a_release_is_named_in_the_next_entry(release
 
 def test_a_feature_the_project_predates_is_switched_on_by_choosing_it(tmp_path):
     """docs/updating.md, "New questions": `--data` wins over the answer that keeps behaviour."""
-    oldest = releases()[0]
-    template = template_repository(tmp_path, oldest)
-    project = tmp_path / "project"
-    generate_and_commit(template, project, f"v{oldest[0]}", {})
+    _, project = oldest_release_project(tmp_path)
 
-    copier.run_update(
-        project,
-        data={"uploads": "images", "ci": "github"},
-        defaults=True,
-        overwrite=True,
-        unsafe=True,
-        quiet=True,
-        skip_answered=True,
-    )
+    update(project, data={"uploads": "images", "ci": "github"}, skip_answered=True)
 
     after = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert (after["uploads"], after["ci"], after["sentry"]) == ("images", "github", False)
@@ -719,7 +705,7 @@ def test_the_teams_edits_of_moved_files_follow_them(moved_files_project):
     split into modules has each edit carried to the module that holds its lines."""
     _, project, carried = moved_files_project
 
-    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True)
+    update(project)
 
     assert_no_conflicts(project)
     for path, line in carried.items():
@@ -745,7 +731,7 @@ def test_without_the_migration_copier_loses_a_moved_files_edit(moved_files_proje
     git("commit", "--quiet", "--all", "--message=no carrying", cwd=template)
     git("tag", "--force", NEXT_VERSION, cwd=template)
 
-    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True)
+    update(project)
 
     assert_no_conflicts(project)
     assert not any(line in path.read_text() for path, line in carried.items())

@@ -21,11 +21,18 @@ import yaml
 
 from .helpers import copy_template
 from .services import run
-from .test_update import GIT_ENV, NEXT_VERSION, edit, generate_and_commit, git
+from .test_update import (
+    GIT_ENV,
+    NEXT_VERSION,
+    SETTINGS_LINE,
+    edit,
+    edit_as_the_next_release,
+    generate_and_commit,
+    git,
+)
 
 RELEASE = "v998.0.0"
 BRANCH = f"template-update/{NEXT_VERSION}"
-SETTINGS_LINE = "# Every environment sets these; DEBUG is never on unless"
 WORKFLOW_LINE = (
     '# The commands are the README\'s ("Checks"). Every action is pinned to a full commit SHA.'
 )
@@ -43,16 +50,7 @@ def template(tmp_path) -> Path:
     git("add", "--all", cwd=repo)
     git("commit", "--quiet", "--message=release", cwd=repo)
     git("tag", RELEASE, cwd=repo)
-    edit(
-        repo / "template" / "README.md.jinja",
-        "## Run it locally\n",
-        "## Run it locally\n\nA paragraph the next release adds.\n",
-    )
-    edit(
-        repo / "template" / "config" / "settings" / "base.py.jinja",
-        SETTINGS_LINE,
-        "# Every environment sets these: DEBUG is never on unless",
-    )
+    edit_as_the_next_release(repo, "# Every environment sets these: DEBUG is never on unless")
     edit(
         repo
         / "template"
