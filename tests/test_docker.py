@@ -456,15 +456,33 @@ def test_static_files_go_from_the_release_to_the_proxy_read_only(
     assert re.search(r"\s/srv/static/?;?$", config, re.M), "the proxy serves static files elsewhere"
 
 
-def test_proxy_app_and_health_check_agree_on_the_port(project, answers, compose, app_stages):
+def test_the_proxy_reaches_gunicorn_only_through_the_shared_socket(
+    project, answers, compose, app_stages
+):
+    """gunicorn serves on a Unix socket in a volume that only the app and the proxy mount, and on
+    the container's loopback for compose's health check: no port of the app is open to the other
+    containers or to the host (test_docker_socket.py runs it)."""
     gunicorn = (project / "deploy" / "gunicorn.conf.py").read_text()
     config = (project / "deploy" / PROXY_CONFIGS[answers["proxy"]]).read_text()
-    (port,) = re.findall(r'^bind = "0\.0\.0\.0:(\d+)"', gunicorn, re.M)
-    health = compose["services"]["app"]["healthcheck"]["test"]
+    (bind,) = re.findall(r"^bind = (\[.*\])$", gunicorn, re.M)
+    socket_path, loopback = json.loads(bind)
+    assert socket_path.startswith("unix:/") and re.fullmatch(r"127\.0\.0\.1:\d+", loopback)
+    socket_path = socket_path.removeprefix("unix:")
+    folder = posixpath.dirname(socket_path)
+    services = compose["services"]
 
-    assert instructions(app_stages[-1], "EXPOSE") == [port]
-    assert f"http://127.0.0.1:{port}/" in health[-1]
-    assert re.search(rf"\bapp:{port}\b", config), f"the proxy does not pass requests to app:{port}"
+    assert instructions(app_stages[-1], "EXPOSE") == []
+    assert f"http://{loopback}/" in services["app"]["healthcheck"]["test"][-1]
+    assert socket_path in config, "the proxy does not pass requests to gunicorn's socket"
+    assert not re.search(r"\bapp:\d+", config)
+    mounts = {
+        name: [volume for volume in service.get("volumes", []) if volume.startswith("app-socket:")]
+        for name, service in services.items()
+    }
+    assert {name: found for name, found in mounts.items() if found} == {
+        "app": [f"app-socket:{folder}"],
+        "proxy": [f"app-socket:{folder}:ro"],
+    }
 
 
 def test_the_proxy_image_is_debians_proxy_with_the_generated_config(project, answers, compose):

@@ -120,9 +120,8 @@ def replace(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def site_config(project: Path, answers: dict[str, object], tls: TLS, upstream: str | None) -> str:
-    """The generated proxy configuration, with the test certificate for Let's Encrypt's and
-    upstream (when given) for the compose network's address of gunicorn."""
+def site_config(project: Path, answers: dict[str, object], tls: TLS) -> str:
+    """The generated proxy configuration, with the test certificate for Let's Encrypt's."""
     proxy = answers.get("proxy", "nginx")
     text = (project / "deploy" / CONFIG_FILES[proxy]).read_text()
     domain = answers.get("domain_name", "example.com")
@@ -130,7 +129,7 @@ def site_config(project: Path, answers: dict[str, object], tls: TLS, upstream: s
         live = f"/etc/letsencrypt/live/{domain}"
         text = replace(text, f"{live}/fullchain.pem", str(tls.cert))
         text = replace(text, f"{live}/privkey.pem", str(tls.key))
-    return replace(text, "app:8000", upstream) if upstream else text
+    return text
 
 
 # Where each configuration snippet of the generated docs goes, by the comment on its first line.
@@ -272,19 +271,17 @@ def test_proxy_config_loads_in_the_real_server(name, template_src, tmp_path, tls
     assert not generated & (set(CONFIG_FILES.values()) - {CONFIG_FILES[proxy]})
     site = tmp_path / "site.conf"
     if proxy == "nginx":
-        # nginx looks the compose network's name up as it loads.
-        upstream = "127.0.0.1:8000" if answers.get("hosting") == "docker" else None
-        site.write_text(site_config(project, answers, tls, upstream))
+        site.write_text(site_config(project, answers, tls))
         command = [need("nginx", "nginx"), "-t", "-c", nginx_main(tmp_path, site)]
         command += ["-e", tmp_path / "error.log"]
         env = {}
     elif proxy == "apache":
-        site.write_text(site_config(project, answers, tls, None))
+        site.write_text(site_config(project, answers, tls))
         command = [need("apache2", "apache2"), "-t", "-f", apache_main(tmp_path, site)]
         env = {"APACHE_RUN_DIR": str(tmp_path)}
     else:
         site = tmp_path / "Caddyfile"
-        site.write_text(site_config(project, answers, tls, None))
+        site.write_text(site_config(project, answers, tls))
         command = [need("caddy", "caddy"), "validate", "--config", site, "--adapter", "caddyfile"]
         env = {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
         if answers.get("trusted_proxy_count", 1) > 1:
@@ -653,7 +650,7 @@ def proxy_runtime(proxy: str, served: Deployment, tls: TLS) -> tuple[list, Path,
     its log; its environment."""
     folder = served.runtime / proxy
     folder.mkdir(mode=0o755)
-    config = site_config(served.code, {"proxy": proxy, "hosting": "vps"}, tls, None)
+    config = site_config(served.code, {"proxy": proxy, "hosting": "vps"}, tls)
     env = dict(os.environ)
     if proxy == "nginx":
         (folder / "site.conf").write_text(config)
@@ -1307,7 +1304,7 @@ def echo_proxy_command(proxy: str, answers: dict, project: Path, tls: TLS, folde
     """The command that runs the generated configuration of proxy in the foreground."""
     slug = answers["project_slug"]
     # With the snippets of the docs added, as a team that follows them would.
-    config, _ = with_doc_snippets(project, proxy, site_config(project, answers, tls, None))
+    config, _ = with_doc_snippets(project, proxy, site_config(project, answers, tls))
     config = replace(config, f"/srv/{slug}/staticfiles", str(static_folder()))
     if proxy != "caddy":
         config = replace(config, f"/var/lib/{slug}/uploads", str(uploads_folder(folder)))
