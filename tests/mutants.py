@@ -383,4 +383,13 @@ TEMPLATE_MUTANTS = [
         "-k",
         "test_answers_each_proxy_makes_itself_carry_the_sites_headers",
     ),
+    deploy(
+        "docker-socket-open-to-all",
+        "template/deploy/gunicorn.conf.py.jinja",
+        "umask = 0o117",
+        "umask = 0o111",
+        "tests/test_docker_socket.py",
+        "-k",
+        "only_the_proxys_process",
+    ),
 ]
