@@ -46,6 +46,8 @@ DATABASE = "database.pgdump"
 UPLOADS = "uploads.tar"
 MANIFEST = "manifest.json"
 ENCRYPTED = ".age"
+# How the last run ended, for check_backups, which runs on its own schedule and may only read.
+LAST_RUN = "last-run.json"
 # Read and written in pieces of this size, so that a database of any size needs little memory.
 CHUNK = 1024 * 1024
 # A hidden folder left by a run that died is removed by a later run once it is this old.
@@ -121,9 +123,11 @@ def back_up() -> tuple[Backup, list[Backup]]:
         )
     except (BackupError, OSError) as error:
         log_event("backup.failed", level=logging.ERROR, error=str(error)[:300])
+        record_run(folder, error=str(error)[:300])
         if isinstance(error, BackupError):
             raise
         raise BackupError(str(error)) from error
+    record_run(folder, error=None)
     # The database's checksum, kept by the log store, away from the backups and their key.
     database = backup.files[DATABASE]
     log_event(
@@ -134,6 +138,28 @@ def back_up() -> tuple[Backup, list[Backup]]:
         pruned=len(removed),
     )
     return backup, removed
+
+
+def record_run(folder: Path, error: str | None) -> None:
+    """Write how this run ended to folder's LAST_RUN, whole or not at all; a folder that cannot
+    be written to is left alone (the run has alerted already, and the backup's age will)."""
+    record = {"finished": timezone.now().isoformat(), "succeeded": error is None, "error": error}
+    try:
+        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{LAST_RUN}.")
+        with os.fdopen(descriptor, "w") as out:
+            json.dump(record, out)
+        os.replace(partial, folder / LAST_RUN)
+    except OSError:
+        pass
+
+
+def last_run(folder: Path) -> dict[str, Any] | None:
+    """How the last backup run ended, as record_run wrote it; None when unknown."""
+    try:
+        record = json.loads((folder / LAST_RUN).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def make_backup(folder: Path, recipients: list[str], now: datetime | None = None) -> Backup:
@@ -507,10 +533,13 @@ def restore_folder(archive: Path, folder: Path) -> None:
 
 
 def problems(now: datetime | None = None) -> list[str]:
-    """What makes the backups unfit to restore from today; each is logged as backup.stale or
-    backup.unprotected, which alert (security/alerts.py)."""
+    """What makes the backups unfit to restore from today; each is logged as backup.stale,
+    backup.last_run_failed or backup.unprotected, which alert (security/alerts.py). Reads the
+    backups folder and writes nothing: the check runs apart from the backups, with read access
+    only, so that it sees a schedule that stopped."""
     found = []
-    latest = newest(Path(settings.BACKUP_DIR))
+    folder = Path(settings.BACKUP_DIR)
+    latest = newest(folder)
     age = (now or timezone.now()) - latest.created if latest else None
     if age is None or age > settings.BACKUP_MAX_AGE:
         hours = settings.BACKUP_MAX_AGE.total_seconds() / 3600
@@ -525,6 +554,15 @@ def problems(now: datetime | None = None) -> list[str]:
             level=logging.ERROR,
             newest=latest.name if latest else "none",
             hours=round(age.total_seconds() / 3600, 1) if age else "none",
+        )
+    run = last_run(folder)
+    if run is not None and not run.get("succeeded"):
+        found.append(f"The last backup run, at {run.get('finished')}, failed: {run.get('error')}")
+        log_event(
+            "backup.last_run_failed",
+            level=logging.ERROR,
+            finished=str(run.get("finished"))[:40],
+            error=str(run.get("error"))[:300],
         )
     bucket = upload_bucket()
     if bucket is not None:
