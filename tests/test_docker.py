@@ -385,6 +385,23 @@ def test_the_app_containers_are_locked_down(compose):
         assert not service.get("privileged"), name
 
 
+def test_the_backup_check_runs_apart_from_the_backups_and_only_reads_them(compose):
+    services = compose["services"]
+    check, backup = services["backup-check"], services["backup"]
+    loop = " ".join(check["command"])
+
+    # Its own loop: a backup service that stops, dies or hangs does not stop the check.
+    assert "manage.py check_backups" in loop and "manage.py backup;" not in loop
+    assert "backup" not in check.get("depends_on", {})
+    assert check["restart"] == "unless-stopped"
+    # The backups volume, read-only; the uploads and the database's data out of reach.
+    assert check["volumes"] == ["backups:/srv/backups:ro"]
+    assert "backups:/srv/backups" in backup["volumes"]
+    assert check.get("read_only") is True and check.get("cap_drop") == ["ALL"]
+    # The image whose user owns the volume, whichever service creates it first.
+    assert check["build"] == backup["build"]
+
+
 def test_the_app_finds_postgres_and_redis_on_their_services(compose):
     env = environment(compose["services"]["app"])
     database, cache = urlsplit(env["DATABASE_URL"]), urlsplit(env["REDIS_URL"])
