@@ -412,6 +412,23 @@ def read_manifest(backup: Path, identity: Path) -> dict[str, Any]:
             raise BackupError(f"{encrypted} is not a manifest: {error}") from None
     if manifest.get("format") != FORMAT_VERSION:
         raise BackupError(f"{backup} has manifest format {manifest.get('format')!r}.")
+    # Anyone with the public key can encrypt a manifest, and its names say which files are read
+    # and where their plaintext is written: only the names a backup is made of are followed.
+    names = set(manifest.get("files", {}))
+    if DATABASE not in names or not names <= {DATABASE, UPLOADS}:
+        raise BackupError(
+            f"{encrypted} names the files {sorted(names)}; a backup holds {DATABASE} and perhaps "
+            f"{UPLOADS}, nothing else: it is refused."
+        )
+    # An older backup copied under a newer name would pass for the newest.
+    named = NAME.match(backup.name)
+    if named:
+        created = datetime.strptime(named.group(1), TIME_FORMAT).replace(tzinfo=UTC)
+        if manifest.get("created") != created.isoformat():
+            raise BackupError(
+                f"{backup.name} was made at {manifest.get('created')}, not when its name says: "
+                "a backup renamed after it was made is refused."
+            )
     return manifest
 
 
