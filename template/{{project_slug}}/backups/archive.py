@@ -480,6 +480,8 @@ def restore(backup: Path, identity: Path, force: bool = False) -> dict[str, Any]
                     f"{found['bytes']} bytes; expected {expected['sha256']}, "
                     f"{expected['bytes']} bytes): the backup was altered and is refused."
                 )
+        if UPLOADS in plaintexts:
+            check_archive(plaintexts[UPLOADS])
         restore_database(plaintexts[DATABASE], clean=force)
         if UPLOADS in plaintexts:
             restore_folder(plaintexts[UPLOADS], uploads)
@@ -504,7 +506,27 @@ def restore_database(dump: Path, clean: bool) -> None:
         raise BackupError(f"pg_restore failed, and changed nothing: {restored.stderr.strip()}")
 
 
+def check_archive(archive: Path) -> None:
+    """Refuse an archive of uploads with anything but files and folders in it.
+
+    archive_folder writes nothing else (storage writes plain files), so a link, device or sparse
+    file was put there by someone else; links are what older Pythons' "data" filter let out of
+    the folder (CVE-2025-4517), and a sparse file can claim any size.
+    """
+    try:
+        with tarfile.open(archive, mode="r:") as files:
+            for member in files:
+                if member.issparse() or not (member.isreg() or member.isdir()):
+                    raise BackupError(
+                        f"the uploaded files cannot be restored: {member.name!r} is not a plain "
+                        "file or folder, and an archive of uploads holds nothing else."
+                    )
+    except tarfile.TarError as error:
+        raise BackupError(f"the uploaded files cannot be restored: {error}") from None
+
+
 def restore_folder(archive: Path, folder: Path) -> None:
+    check_archive(archive)
     folder.mkdir(mode=0o750, parents=True, exist_ok=True)
     for path in folder.iterdir():
         if path.is_dir() and not path.is_symlink():
@@ -513,8 +535,8 @@ def restore_folder(archive: Path, folder: Path) -> None:
             path.unlink()
     try:
         with tarfile.open(archive, mode="r:") as files:
-            # The "data" filter refuses absolute names, names outside the folder, links out of
-            # it and device files: a backup cannot write anywhere else.
+            # The "data" filter refuses absolute names, names outside the folder and device
+            # files: a backup cannot write anywhere else.
             files.extractall(folder, filter="data")
     except tarfile.TarError as error:
         raise BackupError(f"the uploaded files cannot be restored: {error}") from None
