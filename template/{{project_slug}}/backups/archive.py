@@ -51,6 +51,8 @@ CHUNK = 1024 * 1024
 # A hidden folder left by a run that died is removed by a later run once it is this old.
 ABANDONED_AFTER = timedelta(days=1)
 FORMAT_VERSION = 1
+# The project a backup belongs to: its package, whatever the folder it is deployed in.
+PROJECT = __name__.split(".")[0]
 
 
 class BackupError(Exception):
@@ -288,6 +290,7 @@ def describe(created: datetime, files: dict[str, dict]) -> dict[str, Any]:
     bucket = upload_bucket()
     return {
         "format": FORMAT_VERSION,
+        "project": PROJECT,
         "created": created.isoformat(),
         "template_commit": template_commit(),
         "app_version": app_version(),
@@ -419,6 +422,12 @@ def read_manifest(backup: Path, identity: Path) -> dict[str, Any]:
         raise BackupError(
             f"{encrypted} names the files {sorted(names)}; a backup holds {DATABASE} and perhaps "
             f"{UPLOADS}, nothing else: it is refused."
+        )
+    # Backups made before the manifest named its project carry no name to compare.
+    project = manifest.get("project", PROJECT)
+    if project != PROJECT:
+        raise BackupError(
+            f"{backup} is a backup of the project {project!r}, not of {PROJECT!r}: it is refused."
         )
     # An older backup copied under a newer name would pass for the newest.
     named = NAME.match(backup.name)
