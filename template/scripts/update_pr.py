@@ -238,6 +238,16 @@ def push(out: Path, remote: str, forge: str | None) -> int:
     return 0
 
 
+def without_quick_actions(text: str) -> str:
+    """text with each line that starts with "/" escaped, shown the same but not run.
+
+    GitLab runs such a line of a new merge request's description as a quick action (/merge,
+    /approve, /target_branch) in the name of the token's user. The description comes from the
+    update job, whose template code and CHANGELOG are untrusted.
+    """
+    return re.sub(r"^([ \t]*)/", r"\1\\/", text, flags=re.M)
+
+
 def request_for(forge: str, branch: str, base: str, description: str) -> urllib.request.Request:
     """The forge API call that opens the request, from the CI job's own environment."""
     token = os.environ["TEMPLATE_UPDATE_TOKEN"]
@@ -256,7 +266,7 @@ def request_for(forge: str, branch: str, base: str, description: str) -> urllib.
             "title": title,
             "source_branch": branch,
             "target_branch": base,
-            "description": description,
+            "description": without_quick_actions(description),
             "remove_source_branch": True,
         }
         headers = {"PRIVATE-TOKEN": token}

@@ -7,6 +7,9 @@ and never moves an existing branch. Each test plays a tampered update job agains
 git repository standing for the forge.
 """
 
+import importlib
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -139,3 +142,21 @@ def test_an_existing_update_branch_is_left_alone(forge, tmp_path):
     assert again.returncode == 0, again.stderr
     assert "already exists on the remote" in again.stdout
     assert git("rev-parse", BRANCH, cwd=remote) == first
+
+
+def test_a_description_gives_gitlab_no_quick_action(monkeypatch):
+    """The description is the update job's output, a template release's CHANGELOG in it: a line
+    GitLab would run as a quick action in the token's name (/merge once the pipeline passes,
+    /approve) reaches the merge request as text."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    update_pr = importlib.import_module("update_pr")
+    monkeypatch.setenv("TEMPLATE_UPDATE_TOKEN", "token")
+    monkeypatch.setenv("CI_API_V4_URL", "https://gitlab.example.org/api/v4")
+    monkeypatch.setenv("CI_PROJECT_ID", "7")
+    changelog = "## v2.0.0\n\nFaster.\n/merge\n  /approve\n\t/target_branch other\nSee a/b /c.\n"
+
+    request = update_pr.request_for("gitlab", BRANCH, "main", changelog)
+
+    description = json.loads(request.data)["description"]
+    assert not re.search(r"^\s*/", description, re.M)
+    assert description.replace("\\/", "/") == changelog
