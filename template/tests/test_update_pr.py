@@ -160,3 +160,49 @@ def test_a_description_gives_gitlab_no_quick_action(monkeypatch):
     description = json.loads(request.data)["description"]
     assert not re.search(r"^\s*/", description, re.M)
     assert description.replace("\\/", "/") == changelog
+
+
+@pytest.mark.parametrize("planted", ["description.md", "branch"])
+def test_a_link_handed_over_is_not_followed_into_the_request(monkeypatch, tmp_path, planted):
+    """Where artifacts keep links (GitLab's runner does), the update job can hand over
+    description.md as a link to /proc/self/environ: the request step would read its own token
+    into the request's description."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    update_pr = importlib.import_module("update_pr")
+    monkeypatch.setenv("TEMPLATE_UPDATE_TOKEN", "the-write-token")
+    monkeypatch.setenv("CI_API_V4_URL", "https://gitlab.example.org/api/v4")
+    monkeypatch.setenv("CI_PROJECT_ID", "7")
+    sent = []
+    monkeypatch.setattr(
+        update_pr.urllib.request, "urlopen", lambda request, **_: sent.append(request)
+    )
+    secret = tmp_path / "environ"
+    secret.write_text(f"{BRANCH}\nTEMPLATE_UPDATE_TOKEN=the-write-token\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "branch").write_text(f"{BRANCH}\n")
+    (out / "description.md").write_text("Updates the project.\n")
+    (out / "pushed").write_text(f"{BRANCH}\n")
+    (out / planted).unlink()
+    (out / planted).symlink_to(secret)
+
+    with pytest.raises(SystemExit, match=f"Refusing {planted} from the update job"):
+        update_pr.main(["open", str(out), "--forge", "gitlab", "--base", "main"])
+
+    assert sent == []
+
+
+def test_a_pushed_mark_handed_over_is_refused(forge, tmp_path):
+    """Only the push step says what it pushed; a mark from the update job (a link to a file of
+    the push job's, which the mark would overwrite) stops it."""
+    remote, update_job, push_job = forge
+    git("switch", "--quiet", "--create", BRANCH, cwd=update_job)
+    commit(update_job, "updated")
+    hand_over(update_job, tmp_path / "out", BRANCH)
+    (tmp_path / "out" / "pushed").symlink_to(push_job / "scripts" / "update.py")
+
+    pushed = push(push_job, tmp_path / "out", remote)
+
+    assert pushed.returncode != 0
+    assert "left a 'pushed' mark" in pushed.stderr
+    assert (push_job / "scripts" / "update.py").read_text() == (SCRIPTS / "update.py").read_text()
