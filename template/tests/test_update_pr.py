@@ -192,9 +192,9 @@ def test_a_link_handed_over_is_not_followed_into_the_request(monkeypatch, tmp_pa
     assert sent == []
 
 
-def test_a_pushed_mark_handed_over_is_refused(forge, tmp_path):
-    """Only the push step says what it pushed; a mark from the update job (a link to a file of
-    the push job's, which the mark would overwrite) stops it."""
+def test_a_pushed_mark_handed_over_is_not_written_through(forge, tmp_path):
+    """Only the push step says what it pushed; a mark from the update job, a link to a file of
+    the push job's checkout, is replaced, not written through."""
     remote, update_job, push_job = forge
     git("switch", "--quiet", "--create", BRANCH, cwd=update_job)
     commit(update_job, "updated")
@@ -203,6 +203,7 @@ def test_a_pushed_mark_handed_over_is_refused(forge, tmp_path):
 
     pushed = push(push_job, tmp_path / "out", remote)
 
-    assert pushed.returncode != 0
-    assert "left a 'pushed' mark" in pushed.stderr
+    assert pushed.returncode == 0, pushed.stderr
     assert (push_job / "scripts" / "update.py").read_text() == (SCRIPTS / "update.py").read_text()
+    assert not (tmp_path / "out" / "pushed").is_symlink()
+    assert (tmp_path / "out" / "pushed").read_text() == f"{BRANCH}\n"
