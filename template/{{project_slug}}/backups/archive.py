@@ -275,10 +275,16 @@ def dump_database(out: Digest) -> None:
 
 
 def archive_folder(folder: Path, out: Digest) -> None:
-    """The folder's files as a tar stream, names relative to the folder."""
+    """The folder's files and folders as a tar stream, names relative to the folder.
+
+    Nothing else: storage writes plain files, a restore refuses anything else (check_archive),
+    and a link planted among the uploads must not make every later backup unrestorable.
+    """
     with tarfile.open(fileobj=out, mode="w|") as archive:
         if folder.is_dir():
             for path in sorted(folder.rglob("*")):
+                if path.is_symlink() or not (path.is_file() or path.is_dir()):
+                    continue
                 archive.add(path, arcname=str(path.relative_to(folder)), recursive=False)
 
 
