@@ -435,3 +435,64 @@ def test_the_hourly_check_alerts_when_the_backups_stopped(saved):
     assert checked.returncode != 0
     assert "is 27.0 hours old: more than BACKUP_MAX_AGE (26 hours)" in checked.stderr
     assert subjects == ["[My Site] Security alert: backup.stale"]
+
+
+def age_encrypt(saved: Saved, path: Path, data: bytes) -> None:
+    """What anyone can do who has the public key, which is no secret."""
+    path.unlink(missing_ok=True)
+    subprocess.run(
+        ["age", "--encrypt", "--recipient", saved.recipient, "-o", path], input=data, check=True
+    )
+    shutil.chown(path, SERVICE_USER)
+
+
+def manifest_of(saved: Saved, backup: Path) -> dict:
+    decrypted = subprocess.run(
+        ["age", "--decrypt", "-i", saved.identity, backup / "manifest.json.age"],
+        check=True,
+        capture_output=True,
+    )
+    return json.loads(decrypted.stdout)
+
+
+def test_the_manifest_names_the_project_and_the_time_of_the_folders_name(saved):
+    manifest = manifest_of(saved, saved.backup)
+
+    assert manifest["project"] == next(saved.site.project.glob("*/backups")).parent.name
+    stamp = manifest["created"].replace("-", "").replace(":", "").removesuffix("+0000")
+    assert saved.backup.name == f"backup-{stamp}Z"
+
+
+def test_a_forged_manifest_cannot_write_through_a_planted_link(saved):
+    """The forger encrypts a manifest naming a file by its absolute path, whose plaintext path
+    is a link to a file the restoring user may write."""
+    backup = saved.copy_of_backup("forged")
+    victim = saved.root / "victim.conf"
+    victim.write_text("kept\n")
+    shutil.chown(victim, SERVICE_USER)
+    planted = backup / "planted"
+    age_encrypt(saved, backup / "planted.age", b"written by the forger\n")
+    planted.symlink_to(victim)
+    manifest = manifest_of(saved, saved.backup)
+    size = len(b"written by the forger\n")
+    digest = subprocess.run(
+        ["sha256sum"], input=b"written by the forger\n", capture_output=True, check=True
+    ).stdout.split()[0]
+    manifest["files"] = {str(planted): {"sha256": digest.decode(), "bytes": size}}
+    manifest["files"].update(manifest_of(saved, saved.backup)["files"])
+    age_encrypt(saved, backup / "manifest.json.age", json.dumps(manifest).encode())
+
+    message = refused_untouched(saved, backup, "backup_forged")
+
+    assert "nothing else: it is refused" in message
+    assert victim.read_text() == "kept\n"
+
+
+def test_an_older_backup_under_a_newer_name_is_refused(saved):
+    newer = saved.backup.name[:-3] + "59Z" if not saved.backup.name.endswith("59Z") else None
+    newer = newer or saved.backup.name[:-3] + "58Z"
+    backup = saved.copy_of_backup(newer)
+
+    message = refused_untouched(saved, backup, "backup_renamed")
+
+    assert "a backup renamed after it was made is refused" in message
