@@ -140,7 +140,11 @@ def with_doc_snippets(project: Path, proxy: str, config: str) -> tuple[str, int]
     """config with every snippet for proxy that the project's README and docs give, placed where
     each one's first line says, as a team following them would; and how many there were."""
     language = SNIPPET_LANGUAGE[proxy]
-    docs = [project / "README.md", *sorted((project / "docs").glob("*.md"))]
+    docs = [
+        project / "README.md",
+        project / "deploy" / "README.md",
+        *sorted((project / "docs").glob("*.md")),
+    ]
     snippets = [
         snippet
         for doc in docs
@@ -326,7 +330,10 @@ def test_systemd_unit_is_sandboxed(generate):
 
 def test_no_proxy_files_for_paas(generate):
     project = generate(hosting="paas", proxy="platform")
-    assert sorted(path.name for path in (project / "deploy").iterdir()) == ["gunicorn.conf.py"]
+    assert sorted(path.name for path in (project / "deploy").iterdir()) == [
+        "README.md",
+        "gunicorn.conf.py",
+    ]
 
 
 # What a run killed before its clean-up leaves on the machine: run by a child process, which
