@@ -49,6 +49,7 @@ from .deployment import (
     deployed,
     hand_over,
     remove_leftovers,
+    sh_block,
     unit_settings,
 )
 from .helpers import CACHE, REPO, sandbox_exposure, verify_units
@@ -972,6 +973,21 @@ def test_static_files_reach_the_proxys_user_with_the_sites_headers(served):
     if served.proxy == "nginx":
         assert answer.headers["content-encoding"] == "gzip"
     assert "import" not in escape.body
+
+
+@pytest.mark.root
+def test_the_documented_readiness_check_answers_through_the_socket(served):
+    """deploy/README.md's check after each release, run as it is written, as root."""
+    deployment = served.deployment
+    notes = (deployment.code / "deploy" / "README.md").read_text()
+    check = sh_block(notes, "After the first start and each release, check that the app is ready")
+
+    result = subprocess.run(
+        ["sh", "-c", "\n".join(check)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 0, result.stderr + served.logs()
+    assert result.stdout == "ok\n"
 
 
 @pytest.mark.root

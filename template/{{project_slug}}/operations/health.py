@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import threading
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -138,8 +139,13 @@ def cache_round_trip() -> None:
 def upload_storage() -> None:
     storage = storages["uploads"]
     if isinstance(storage, FileSystemStorage):
-        if not os.access(storage.location, os.W_OK | os.X_OK):
-            raise RuntimeError("the uploads folder is missing or not writable")
+        # The storage makes its folder at the first upload, and a new server has none yet: what
+        # must hold is that it may write in the folder, or make it in the nearest that exists.
+        folder = Path(storage.location)
+        while not folder.exists():
+            folder = folder.parent
+        if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+            raise RuntimeError("the uploads folder can be neither written nor made")
         return
     try:
         storage.exists("health-check")
