@@ -30,6 +30,27 @@ SEED_ROWS = (
     "SELECT 'Row ' || lpad(n::text, 2, '0') FROM generate_series(1, 10) AS n"
 )
 
+
+def seed(python: Path, database_url: str) -> None:
+    """The rows /rows/ reads, in a migrated database, written with the project's psycopg."""
+    done = subprocess.run(
+        [
+            python,
+            "-c",
+            "import sys, psycopg\n"
+            "with psycopg.connect(sys.argv[1], autocommit=True) as db:\n"
+            "    db.execute(sys.argv[2])",
+            database_url,
+            SEED_ROWS,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"Seeding {database_url} failed:\n{done.stderr}")
+
+
 # The views under test, before the project's own URLs; {urls} is the project's URL module. The
 # pages are rendered with the project's template engine and context processors; /rows/ reads its
 # rows through the ORM, as a real page does, and its template asks the context processors for

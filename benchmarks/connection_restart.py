@@ -20,7 +20,6 @@ from __future__ import annotations
 import http.client
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +29,7 @@ from datetime import date
 from pathlib import Path
 
 import copier
-from common import BENCH_URLS, SEED_ROWS, find_project_python, run
+from common import BENCH_URLS, find_project_python, run, seed
 
 from tests.helpers import copy_template
 from tests.services import create_database, live_site, postgres_server, redis_server
@@ -55,21 +54,6 @@ SETTINGS = {
         'ROOT_URLCONF = "bench_urls"\nDATABASES["default"]["CONN_HEALTH_CHECKS"] = False'
     ),
 }
-
-
-def seed(python: Path, database_url: str) -> None:
-    subprocess.run(
-        [
-            python,
-            "-c",
-            "import sys, psycopg\n"
-            "with psycopg.connect(sys.argv[1], autocommit=True) as db:\n"
-            "    db.execute(sys.argv[2])",
-            database_url,
-            SEED_ROWS,
-        ],
-        check=True,
-    )
 
 
 def one_request(port: int) -> int:

@@ -49,7 +49,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 import copier
-from common import BENCH_URLS, PAGES, SEED_ROWS, find_project_python, median_interval, run
+from common import BENCH_URLS, PAGES, find_project_python, median_interval, run, seed
 
 from tests.helpers import copy_template, free_port
 from tests.services import (
@@ -183,26 +183,6 @@ def server_cpu(server: Server) -> tuple[float, float]:
         cpu_seconds(lambda command: bind in command),
         cpu_seconds(lambda command: command.startswith(backend)),
     )
-
-
-def seed(python: Path, database_url: str) -> None:
-    """The rows /rows/ reads, in a migrated database."""
-    done = subprocess.run(
-        [
-            python,
-            "-c",
-            "import sys, psycopg\n"
-            "with psycopg.connect(sys.argv[1], autocommit=True) as db:\n"
-            "    db.execute(sys.argv[2])",
-            database_url,
-            SEED_ROWS,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        sys.exit(f"Seeding {database_url} failed:\n{done.stderr}")
 
 
 def generate(folder: Path) -> Path:
