@@ -991,6 +991,30 @@ def test_the_documented_readiness_check_answers_through_the_socket(served):
 
 
 @pytest.mark.root
+def test_the_documented_forged_address_drill_finds_the_real_address(served):
+    """deploy/README.md's check that a visitor cannot choose its address: its curl, as written
+    but for the name resolved to the proxy here and the test CA, then its csrf.failed line."""
+    notes = (served.deployment.code / "deploy" / "README.md").read_text()
+    command = sh_block(notes, "check that a visitor cannot choose the")
+    resolve = f"curl --resolve {DOMAIN}:443:127.0.0.1 --cacert {served.tls.ca}"
+    script = "\n".join(command).replace("curl", resolve, 1)
+
+    done = subprocess.run(
+        served.inside(["sh", "-c", script]), capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "403\n", served.logs()
+    events = [
+        json.loads(line)
+        for line in served.gunicorn_log.read_text().splitlines()
+        if line.startswith("{") and '"csrf.failed"' in line
+    ]
+    assert events, served.logs()
+    assert events[-1]["client_ip"] == "127.0.0.1"
+
+
+@pytest.mark.root
 @pytest.mark.parametrize("served", ["nginx"], indirect=True)
 def test_the_variables_file_reads_the_same_for_systemd_and_the_readmes_shell(served):
     deployment = served.deployment

@@ -2,6 +2,9 @@
 scanner sees it (operations/live.py). Exits 1 with each shortfall and the file or setting that
 fixes it; `--json` for machines. Run it after every deploy and on a schedule (deploy/README.md, CI).
 
+It cannot tell whether a forged X-Forwarded-For is trusted: no page shows a visitor the address
+the site sees. deploy/README.md's drill reads that from the security log.
+
 It compares the site with the settings it runs with: production's, or the test settings, which
 keep base.py's hardening. dev.py turns that hardening off for plain HTTP, so it is refused there.
 """
