@@ -170,6 +170,7 @@ def test_a_release_tag_gets_its_sbom_from_the_documented_command(project):
         workflow = yaml.safe_load((project / ".github" / "workflows" / "release.yml").read_text())
         made = workflow["jobs"]["sbom"]["steps"][2]["run"].splitlines()[-1]
 
+        # PyYAML reads YAML 1.1, where the key `on` is the boolean true.
         assert workflow[True] == {"push": {"tags": ["v*"]}}
     assert made.startswith(".venv/bin/python scripts/sbom.py --version ")
     assert ".venv/bin/python scripts/sbom.py --version vX.Y.Z" in guide
