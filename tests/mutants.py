@@ -294,6 +294,21 @@ PROJECT_MUTANTS = [
         ("tests/test_clamd.py",),
         answers=OPEN,
     ),
+    # The release's SBOM: written without checking that it names every pin, or the schema.
+    Mutant(
+        "sbom-missing-packages-unnoticed",
+        "scripts/sbom.py",
+        "    for name, (version, hashes) in pinned(lock).items():\n",
+        "    for name, (version, hashes) in list(pinned(lock).items())[:0]:\n",
+        ("tests/test_sbom.py",),
+    ),
+    Mutant(
+        "sbom-schema-unchecked",
+        "scripts/sbom.py",
+        "    components = {normalise(",
+        "    found = []\n    components = {normalise(",
+        ("tests/test_sbom.py",),
+    ),
 ]
 
 NGINX = "template/deploy/{% if proxy == 'nginx' %}nginx.conf{% endif %}.jinja"
@@ -309,7 +324,22 @@ def deploy(name: str, path: str, old: str, new: str, *killers: str) -> Mutant:
     return Mutant(name, path, old, new, killers, kind="template")
 
 
+RELEASE_WORKFLOW = "template/{% if ci == 'github' %}.github{% endif %}/workflows/release.yml.jinja"
+
 TEMPLATE_MUTANTS = [
+    deploy(
+        "release-sbom-job-may-write",
+        RELEASE_WORKFLOW,
+        "    permissions:\n      contents: read\n    steps:\n      - uses: actions/checkout@"
+        "11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n        with:\n"
+        "          persist-credentials: false\n      - uses: actions/setup-python",
+        "    permissions:\n      contents: write\n    steps:\n      - uses: actions/checkout@"
+        "11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n        with:\n"
+        "          persist-credentials: false\n      - uses: actions/setup-python",
+        "tests/test_ci.py",
+        "-k",
+        "pinned_and_least_privileged",
+    ),
     deploy(
         "image-runs-as-root",
         DOCKERFILE,
