@@ -21,12 +21,44 @@ sys.path.insert(0, str(REPO))
 
 
 # The pages under test, and what each answer must contain.
-PAGES = {"/bench/": "ok", "/page/": "<li>Item 20 of 20</li>"}
+PAGES = {"/bench/": "ok", "/page/": "<li>Item 20 of 20</li>", "/rows/": "<li>Row 10 ("}
+
+# The ten rows /rows/ reads: auth's groups, a table that vanilla and the project both have (the
+# project's migrations add groups of their own, which the view's filter leaves out).
+SEED_ROWS = (
+    "INSERT INTO auth_group (name) "
+    "SELECT 'Row ' || lpad(n::text, 2, '0') FROM generate_series(1, 10) AS n"
+)
+
+
+def seed(python: Path, database_url: str) -> None:
+    """The rows /rows/ reads, in a migrated database, written with the project's psycopg."""
+    done = subprocess.run(
+        [
+            python,
+            "-c",
+            "import sys, psycopg\n"
+            "with psycopg.connect(sys.argv[1], autocommit=True) as db:\n"
+            "    db.execute(sys.argv[2])",
+            database_url,
+            SEED_ROWS,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"Seeding {database_url} failed:\n{done.stderr}")
+
 
 # The views under test, before the project's own URLs; {urls} is the project's URL module. The
-# page is rendered with the project's template engine and context processors.
-BENCH_URLS = '''"""GET /bench/ and /page/ for the request benchmarks, before the project's URLs."""
+# pages are rendered with the project's template engine and context processors; /rows/ reads its
+# rows through the ORM, as a real page does, and its template asks the context processors for
+# the user and the messages.
+BENCH_URLS = '''"""GET /bench/, /page/ and /rows/ for the request benchmarks, before the project's
+URLs."""
 
+from django.contrib.auth.models import Group
 from django.http import HttpResponse
 from django.template import engines
 from django.urls import path
@@ -44,6 +76,19 @@ PAGE = """<!doctype html>
 """
 TEMPLATE = engines["django"].from_string(PAGE)
 
+ROWS_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{{{{ title }}}}</title></head>
+<body>
+{{% if user.is_authenticated %}}<p>Signed in as {{{{ user.get_username }}}}</p>{{% endif %}}
+{{% for message in messages %}}<p class="{{{{ message.tags }}}}">{{{{ message }}}}</p>{{% endfor %}}
+<h1>{{{{ title }}}}</h1>
+<ul>{{% for group in groups %}}<li>{{{{ group.name }}}} ({{{{ group.pk }}}})</li>{{% endfor %}}</ul>
+</body>
+</html>
+"""
+ROWS_TEMPLATE = engines["django"].from_string(ROWS_PAGE)
+
 
 def bench(request):
     return HttpResponse("ok", content_type="text/plain")
@@ -54,7 +99,17 @@ def page(request):
     return HttpResponse(TEMPLATE.render({{"title": "A page", "items": items}}, request))
 
 
-urlpatterns = [path("bench/", bench), path("page/", page), *project_urlpatterns]
+def rows(request):
+    groups = Group.objects.filter(name__startswith="Row ").order_by("name")[:10]
+    return HttpResponse(ROWS_TEMPLATE.render({{"title": "Rows", "groups": groups}}, request))
+
+
+urlpatterns = [
+    path("bench/", bench),
+    path("page/", page),
+    path("rows/", rows),
+    *project_urlpatterns,
+]
 '''
 
 

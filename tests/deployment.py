@@ -1,4 +1,5 @@
-"""A generated project deployed on this machine as its README says, for the real-server tests.
+"""A generated project deployed on this machine as its deploy/README.md says, for the real-server
+tests.
 
 `hosting: vps` as a team would run it, and nothing more lenient:
 
@@ -368,7 +369,7 @@ def deployed(
         git = ["git", "-c", "user.name=Fortress", "-c", "user.email=fortress@example.com"]
         for command in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "1"]):
             subprocess.run([*git, *command], cwd=repository, check=True, capture_output=True)
-        readme = (repository / "README.md").read_text()
+        readme = (repository / "deploy" / "README.md").read_text()
         unit = unit_settings(repository / "deploy" / f"{slug}.service")
         socket_unit = unit_settings(repository / "deploy" / f"{slug}.socket")
         env_file = Path(unit["EnvironmentFile"][0])

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import copier
@@ -366,3 +368,131 @@ def test_a_backup_for_another_key_is_refused(saved):
     message = refused_untouched(saved, saved.backup, "backup_other_key", identity=other)
 
     assert f"was not encrypted for the key in {other}" in message
+
+
+def run_the_hourly_check(saved: Saved, backups: Path) -> tuple[subprocess.CompletedProcess, str]:
+    """The command of deploy/<slug>-backup-check.service, as its timer runs it apart from the
+    backups: as their owner, on backups it may read and not change, alerts mailed to files.
+    Returns what it printed and the subjects of the mail it sent."""
+    unit = saved.site.project / "deploy" / "my_site-backup-check.service"
+    (command,) = re.findall(r"^ExecStart=(.+)$", unit.read_text(), flags=re.MULTILINE)
+    program, *arguments = command.split()
+    assert program == "/srv/my_site/.venv/bin/python", program
+    mail = saved.root / f"mail-{backups.name}"
+    service_owned(mail, 0o700)
+    (saved.site.project / "hourly_check_settings.py").write_text(
+        "from live_settings import *  # noqa: F403\n\n"
+        'MAILERS = {"default": {"BACKEND": "django.core.mail.backends.filebased.EmailBackend",'
+        f' "OPTIONS": {{"file_path": {str(mail)!r}}}}}}}\n'
+    )
+    listing = {path: path.stat().st_mtime_ns for path in backups.rglob("*")}
+    backups.chmod(0o500)
+    try:
+        checked = as_user(
+            SERVICE_USER,
+            [saved.site.python, *arguments],
+            saved.site.project,
+            {
+                **saved.site.env,
+                "DJANGO_SETTINGS_MODULE": "hourly_check_settings",
+                "DJANGO_BACKUP_DIR": str(backups),
+                "DJANGO_ADMINS": "ops@example.org",
+            },
+        )
+    finally:
+        backups.chmod(0o700)
+    # It read the backups and changed nothing among them.
+    assert {path: path.stat().st_mtime_ns for path in backups.rglob("*")} == listing
+    subjects = [
+        line.removeprefix("Subject: ")
+        for message in mail.iterdir()
+        for line in message.read_text().splitlines()
+        if line.startswith("Subject: ")
+    ]
+    return checked, subjects
+
+
+def test_the_hourly_check_is_quiet_after_a_good_backup(saved):
+    checked, subjects = run_the_hourly_check(saved, saved.backup.parent)
+
+    assert checked.returncode == 0, checked.stderr
+    assert "The newest backup is 0.0 hours old." in checked.stdout
+    assert subjects == []
+
+
+def test_the_hourly_check_alerts_when_the_backups_stopped(saved):
+    """The backup timer stopped: the newest backup is 27 hours old, nothing newer came, and the
+    check that runs on its own timer alerts."""
+    stopped = service_owned(saved.root / "backups-stopped", 0o700)
+    aged = datetime.now(UTC) - timedelta(hours=27)
+    copy = stopped / f"backup-{aged.strftime('%Y%m%dT%H%M%SZ')}"
+    shutil.copytree(saved.backup, copy)
+    for path in [copy, *copy.iterdir()]:
+        shutil.chown(path, SERVICE_USER)
+
+    checked, subjects = run_the_hourly_check(saved, stopped)
+
+    assert checked.returncode != 0
+    assert "is 27.0 hours old: more than BACKUP_MAX_AGE (26 hours)" in checked.stderr
+    assert subjects == ["[My Site] Security alert: backup.stale"]
+
+
+def age_encrypt(saved: Saved, path: Path, data: bytes) -> None:
+    """What anyone can do who has the public key, which is no secret."""
+    path.unlink(missing_ok=True)
+    subprocess.run(
+        ["age", "--encrypt", "--recipient", saved.recipient, "-o", path], input=data, check=True
+    )
+    shutil.chown(path, SERVICE_USER)
+
+
+def manifest_of(saved: Saved, backup: Path) -> dict:
+    decrypted = subprocess.run(
+        ["age", "--decrypt", "-i", saved.identity, backup / "manifest.json.age"],
+        check=True,
+        capture_output=True,
+    )
+    return json.loads(decrypted.stdout)
+
+
+def test_the_manifest_names_the_project_and_the_time_of_the_folders_name(saved):
+    manifest = manifest_of(saved, saved.backup)
+
+    assert manifest["project"] == next(saved.site.project.glob("*/backups")).parent.name
+    stamp = manifest["created"].replace("-", "").replace(":", "").removesuffix("+0000")
+    assert saved.backup.name == f"backup-{stamp}Z"
+
+
+def test_a_forged_manifest_cannot_write_through_a_planted_link(saved):
+    """The forger encrypts a manifest naming a file by its absolute path, whose plaintext path
+    is a link to a file the restoring user may write."""
+    backup = saved.copy_of_backup("forged")
+    victim = saved.root / "victim.conf"
+    victim.write_text("kept\n")
+    shutil.chown(victim, SERVICE_USER)
+    planted = backup / "planted"
+    age_encrypt(saved, backup / "planted.age", b"written by the forger\n")
+    planted.symlink_to(victim)
+    manifest = manifest_of(saved, saved.backup)
+    size = len(b"written by the forger\n")
+    digest = subprocess.run(
+        ["sha256sum"], input=b"written by the forger\n", capture_output=True, check=True
+    ).stdout.split()[0]
+    manifest["files"] = {str(planted): {"sha256": digest.decode(), "bytes": size}}
+    manifest["files"].update(manifest_of(saved, saved.backup)["files"])
+    age_encrypt(saved, backup / "manifest.json.age", json.dumps(manifest).encode())
+
+    message = refused_untouched(saved, backup, "backup_forged")
+
+    assert "nothing else: it is refused" in message
+    assert victim.read_text() == "kept\n"
+
+
+def test_an_older_backup_under_a_newer_name_is_refused(saved):
+    newer = saved.backup.name[:-3] + "59Z" if not saved.backup.name.endswith("59Z") else None
+    newer = newer or saved.backup.name[:-3] + "58Z"
+    backup = saved.copy_of_backup(newer)
+
+    message = refused_untouched(saved, backup, "backup_renamed")
+
+    assert "a backup renamed after it was made is refused" in message

@@ -385,6 +385,23 @@ def test_the_app_containers_are_locked_down(compose):
         assert not service.get("privileged"), name
 
 
+def test_the_backup_check_runs_apart_from_the_backups_and_only_reads_them(compose):
+    services = compose["services"]
+    check, backup = services["backup-check"], services["backup"]
+    loop = " ".join(check["command"])
+
+    # Its own loop: a backup service that stops, dies or hangs does not stop the check.
+    assert "manage.py check_backups" in loop and "manage.py backup;" not in loop
+    assert "backup" not in check.get("depends_on", {})
+    assert check["restart"] == "unless-stopped"
+    # The backups volume, read-only; the uploads and the database's data out of reach.
+    assert check["volumes"] == ["backups:/srv/backups:ro"]
+    assert "backups:/srv/backups" in backup["volumes"]
+    assert check.get("read_only") is True and check.get("cap_drop") == ["ALL"]
+    # The image whose user owns the volume, whichever service creates it first.
+    assert check["build"] == backup["build"]
+
+
 def test_the_app_finds_postgres_and_redis_on_their_services(compose):
     env = environment(compose["services"]["app"])
     database, cache = urlsplit(env["DATABASE_URL"]), urlsplit(env["REDIS_URL"])
@@ -456,16 +473,21 @@ def test_static_files_go_from_the_release_to_the_proxy_read_only(
     assert re.search(r"\s/srv/static/?;?$", config, re.M), "the proxy serves static files elsewhere"
 
 
+def gunicorn_binds(project: Path) -> list[str]:
+    """The addresses deploy/gunicorn.conf.py binds, as written there."""
+    gunicorn = (project / "deploy" / "gunicorn.conf.py").read_text()
+    (bind,) = re.findall(r"^bind = (\[.*\])$", gunicorn, re.M)
+    return json.loads(bind)
+
+
 def test_the_proxy_reaches_gunicorn_only_through_the_shared_socket(
     project, answers, compose, app_stages
 ):
     """gunicorn serves on a Unix socket in a volume that only the app and the proxy mount, and on
     the container's loopback for compose's health check: no port of the app is open to the other
     containers or to the host (test_docker_socket.py runs it)."""
-    gunicorn = (project / "deploy" / "gunicorn.conf.py").read_text()
     config = (project / "deploy" / PROXY_CONFIGS[answers["proxy"]]).read_text()
-    (bind,) = re.findall(r"^bind = (\[.*\])$", gunicorn, re.M)
-    socket_path, loopback = json.loads(bind)
+    socket_path, loopback = gunicorn_binds(project)
     assert socket_path.startswith("unix:/") and re.fullmatch(r"127\.0\.0\.1:\d+", loopback)
     socket_path = socket_path.removeprefix("unix:")
     folder = posixpath.dirname(socket_path)

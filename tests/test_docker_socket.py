@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from .deployment import PYTHON_VIEW
-from .test_docker import DOCKER_SETS, instructions, parse_dockerfile
+from .test_docker import DOCKER_SETS, gunicorn_binds, instructions, parse_dockerfile
 
 pytestmark = pytest.mark.root
 
@@ -151,14 +151,12 @@ def deployed(request, template_src, tmp_path, project_python) -> App:
         str(template_src), project, data=answers, defaults=True, unsafe=True, quiet=True
     )
     compose = yaml.safe_load((project / "compose.yaml").read_text())
-    app_image = parse_dockerfile((project / "Dockerfile").read_text())[-1]
-    gunicorn = (project / "deploy" / "gunicorn.conf.py").read_text()
-    (bind,) = re.findall(r"^bind = (\[.*\])$", gunicorn, re.M)
-    socket_path = json.loads(bind)[0].removeprefix("unix:")
+    dockerfile = (project / "Dockerfile").read_text()
+    app_image = parse_dockerfile(dockerfile)[-1]
+    socket_path = gunicorn_binds(project)[0].removeprefix("unix:")
     folder = posixpath.dirname(socket_path)
 
     # The volume, as Docker makes it from the app image's folder.
-    dockerfile = (project / "Dockerfile").read_text()
     (mode,) = re.findall(
         rf"install --directory --owner=app --group=app --mode=(\d+) {folder}\n", dockerfile
     )

@@ -219,3 +219,29 @@ def test_every_page_answers_503_while_postgresql_is_down_and_works_again_after(
     assert during == (1, 1), log[-3000:]
     assert home.status == 200, log[-3000:]
     assert again.status == 302, log[-3000:]
+
+
+def test_a_postgresql_restart_fails_no_request_on_a_connection_kept_from_before_it(
+    generate, project_python, redis, tmp_path
+):
+    """Production keeps each worker's connection for the next request (CONN_MAX_AGE). A restart
+    of PostgreSQL ends the connection on the server's side only: the worker learns of it when it
+    next uses it. The check before a request reuses a connection (CONN_HEALTH_CHECKS) replaces
+    the dead one, so the first request after the restart is served; without it, that request
+    fails. One synchronous worker, so both requests use the same connection."""
+    project = generate()
+    with postgres_server() as server:
+        database = create_database(project_python, server, "restart")
+        with live_site(
+            project, project_python, database, f"{redis}/13", workers=1, threads=1
+        ) as site:
+            site.create_account(OWNER, PASSWORD)
+            browser = signed_in(site)
+            before = site.request("GET", "/accounts/email/", CLIENT_IP, cookies=browser)
+            with postgres_stopped(project_python, server):
+                pass
+            after = site.request("GET", "/accounts/email/", CLIENT_IP, cookies=browser)
+            log = site.log.read_text()
+
+    assert before.status == 200, before.body[:500]
+    assert after.status == 200, log[-3000:]

@@ -49,9 +49,10 @@ from .deployment import (
     deployed,
     hand_over,
     remove_leftovers,
+    sh_block,
     unit_settings,
 )
-from .helpers import CACHE, REPO
+from .helpers import CACHE, REPO, sandbox_exposure, verify_units
 from .services import ServiceError, create_database
 
 pytestmark = pytest.mark.servers
@@ -140,7 +141,11 @@ def with_doc_snippets(project: Path, proxy: str, config: str) -> tuple[str, int]
     """config with every snippet for proxy that the project's README and docs give, placed where
     each one's first line says, as a team following them would; and how many there were."""
     language = SNIPPET_LANGUAGE[proxy]
-    docs = [project / "README.md", *sorted((project / "docs").glob("*.md"))]
+    docs = [
+        project / "README.md",
+        project / "deploy" / "README.md",
+        *sorted((project / "docs").glob("*.md")),
+    ]
     snippets = [
         snippet
         for doc in docs
@@ -309,29 +314,27 @@ def test_proxy_config_loads_in_the_real_server(name, template_src, tmp_path, tls
 
 
 def test_systemd_unit_is_sandboxed(generate):
-    analyze = need("systemd-analyze", "systemd")
     project = generate(project_slug="edge_portal_customer_self_service_centre")
     unit = project / "deploy" / "edge_portal_customer_self_service_centre.service"
-    result = subprocess.run(
-        [analyze, "security", "--offline=true", "--no-pager", unit],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    exposure = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
-    assert exposure, result.stdout + result.stderr
-    assert float(exposure.group(1)) <= 2.0, result.stdout
+    exposure, output = sandbox_exposure(unit)
+    assert exposure <= 2.0, output
     text = unit.read_text()
     # systemd's strict rules allow 31 characters in a user name, and warn about more.
     assert "\nUser=edge_portal_customer_self_servi\n" in text
-    assert "does not match strict user/group name rules" not in result.stderr
+    assert "does not match strict user/group name rules" not in output
     assert "--config deploy/gunicorn.conf.py" in text
     assert "\nNoNewPrivileges=yes\n" in text
+    socket_unit = unit.with_suffix(".socket")
+    verified = verify_units(unit, socket_unit)
+    assert verified.returncode == 0, verified.stderr
 
 
 def test_no_proxy_files_for_paas(generate):
     project = generate(hosting="paas", proxy="platform")
-    assert sorted(path.name for path in (project / "deploy").iterdir()) == ["gunicorn.conf.py"]
+    assert sorted(path.name for path in (project / "deploy").iterdir()) == [
+        "README.md",
+        "gunicorn.conf.py",
+    ]
 
 
 # What a run killed before its clean-up leaves on the machine: run by a child process, which
@@ -970,6 +973,21 @@ def test_static_files_reach_the_proxys_user_with_the_sites_headers(served):
     if served.proxy == "nginx":
         assert answer.headers["content-encoding"] == "gzip"
     assert "import" not in escape.body
+
+
+@pytest.mark.root
+def test_the_documented_readiness_check_answers_through_the_socket(served):
+    """deploy/README.md's check after each release, run as it is written, as root."""
+    deployment = served.deployment
+    notes = (deployment.code / "deploy" / "README.md").read_text()
+    check = sh_block(notes, "After the first start and each release, check that the app is ready")
+
+    result = subprocess.run(
+        ["sh", "-c", "\n".join(check)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 0, result.stderr + served.logs()
+    assert result.stdout == "ok\n"
 
 
 @pytest.mark.root

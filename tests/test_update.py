@@ -788,3 +788,42 @@ def test_a_moved_files_edit_that_fits_nowhere_is_a_conflict_the_update_script_li
         "Invoices only, please."
         in (site / "uploads" / "templates" / "uploads" / "files.html").read_text()
     )
+
+
+def release_before_the_deploy_notes_moved() -> tuple[str, str]:
+    """(version, commit) of the template just before the deploy notes moved from README.md to
+    deploy/README.md, as a release."""
+    adding = git(
+        "log", "--diff-filter=A", "--format=%H", "--", "template/deploy/README.md.jinja", cwd=REPO
+    ).split()
+    assert adding, "no commit adds deploy/README.md: is this a shallow clone?"
+    return "0.1.2", git("rev-parse", f"{adding[-1]}^", cwd=REPO).strip()
+
+
+def test_an_edit_of_the_deploy_notes_stays_in_the_readme_as_a_conflict(
+    tmp_path, project_python_for
+):
+    """docs/updating.md, "Moved files": a team's edit of the deploy notes that left README.md is
+    kept there between conflict markers, and the update script lists it; never dropped."""
+    release = release_before_the_deploy_notes_moved()
+    template = template_repository(tmp_path, release)
+    project = tmp_path / "project"
+    generate_and_commit(template, project, f"v{release[0]}", {})
+    ours = "Our servers are web1 and web2, behind the office VPN."
+    edit(
+        project / "README.md",
+        "The project runs on your own server: gunicorn under systemd",
+        f"{ours} The project runs on your own server: gunicorn under systemd",
+    )
+    git("commit", "--quiet", "--all", "--message=our servers", cwd=project)
+
+    result = run_update_script(project, project_python_for("3.12"))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    left = result.stdout.split("Conflicts to resolve")[1]
+    assert re.findall(r"^  (\S+)$", left, re.M) == ["README.md"], result.stdout
+    readme = (project / "README.md").read_text()
+    assert re.search(
+        rf"<<<<<<< before updating\n(?:.*\n)*?.*{re.escape(ours)}.*\n(?:.*\n)*?=======\n", readme
+    ), readme
+    assert (project / "deploy" / "README.md").exists()

@@ -28,6 +28,7 @@ import base64
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import urllib.request
@@ -172,11 +173,27 @@ def prepare(out: Path, held: list[str]) -> int:
     return 0
 
 
+def read_handed(path: Path, limit: int) -> str:
+    """A file the update job handed over: a plain file, never a link, at most limit bytes.
+
+    Where the forge keeps links in artifacts (GitLab's runner does), a link would make this job
+    read a file of its own, /proc/self/environ and its token among them, into the request.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as error:
+        raise SystemExit(f"Refusing {path.name} from the update job: {error}.") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise SystemExit(f"Refusing {path.name} from the update job: not a plain file.")
+        return handle.read(limit + 1)[:limit].decode(errors="replace")
+
+
 def read_branch(out: Path) -> str | None:
     """The branch named in OUT, refused unless it is one `prepare` makes."""
-    if not (out / "branch").exists():
+    if not os.path.lexists(out / "branch"):
         return None
-    branch = (out / "branch").read_text().strip()
+    branch = read_handed(out / "branch", 200).strip()
     if not BRANCH.fullmatch(branch) or ".." in branch or branch.endswith((".", ".lock")):
         raise SystemExit(f"Refusing the branch name {branch!r} from the update job.")
     return branch
@@ -200,6 +217,10 @@ def auth_environment(remote: str, forge: str | None) -> dict[str, str]:
 
 
 def push(out: Path, remote: str, forge: str | None) -> int:
+    # Only this step says what it pushed: a mark handed over (a link, say, to a file of this
+    # checkout, which writing the mark would overwrite) is removed, never written through.
+    if os.path.lexists(out / "pushed"):
+        os.unlink(out / "pushed")
     branch = read_branch(out)
     if branch is None:
         print("The update job proposed nothing: nothing to push.")
@@ -233,9 +254,21 @@ def push(out: Path, remote: str, forge: str | None) -> int:
         env=env,
         check=True,
     )
-    (out / "pushed").write_text(branch + "\n")
+    descriptor = os.open(out / "pushed", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(descriptor, "w") as mark:
+        mark.write(branch + "\n")
     print(f"Pushed {branch}.")
     return 0
+
+
+def without_quick_actions(text: str) -> str:
+    """text with each line that starts with "/" escaped, shown the same but not run.
+
+    GitLab runs such a line of a new merge request's description as a quick action (/merge,
+    /approve, /target_branch) in the name of the token's user. The description comes from the
+    update job, whose template code and CHANGELOG are untrusted.
+    """
+    return re.sub(r"^([ \t]*)/", r"\1\\/", text, flags=re.M)
 
 
 def request_for(forge: str, branch: str, base: str, description: str) -> urllib.request.Request:
@@ -256,7 +289,7 @@ def request_for(forge: str, branch: str, base: str, description: str) -> urllib.
             "title": title,
             "source_branch": branch,
             "target_branch": base,
-            "description": description,
+            "description": without_quick_actions(description),
             "remove_source_branch": True,
         }
         headers = {"PRIVATE-TOKEN": token}
@@ -274,7 +307,8 @@ def open_request(out: Path, forge: str, base: str) -> int:
         print("No branch was pushed: no request to open.")
         return 0
     branch = read_branch(out)
-    request = request_for(forge, branch, base, (out / "description.md").read_text())
+    description = read_handed(out / "description.md", DESCRIPTION_LIMIT)
+    request = request_for(forge, branch, base, description)
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310  # nosec B310
         opened = json.load(response)
     print(f"Opened {opened.get('html_url') or opened.get('web_url')}")

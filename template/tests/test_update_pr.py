@@ -7,6 +7,9 @@ and never moves an existing branch. Each test plays a tampered update job agains
 git repository standing for the forge.
 """
 
+import importlib
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -139,3 +142,68 @@ def test_an_existing_update_branch_is_left_alone(forge, tmp_path):
     assert again.returncode == 0, again.stderr
     assert "already exists on the remote" in again.stdout
     assert git("rev-parse", BRANCH, cwd=remote) == first
+
+
+def test_a_description_gives_gitlab_no_quick_action(monkeypatch):
+    """The description is the update job's output, a template release's CHANGELOG in it: a line
+    GitLab would run as a quick action in the token's name (/merge once the pipeline passes,
+    /approve) reaches the merge request as text."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    update_pr = importlib.import_module("update_pr")
+    monkeypatch.setenv("TEMPLATE_UPDATE_TOKEN", "token")
+    monkeypatch.setenv("CI_API_V4_URL", "https://gitlab.example.org/api/v4")
+    monkeypatch.setenv("CI_PROJECT_ID", "7")
+    changelog = "## v2.0.0\n\nFaster.\n/merge\n  /approve\n\t/target_branch other\nSee a/b /c.\n"
+
+    request = update_pr.request_for("gitlab", BRANCH, "main", changelog)
+
+    description = json.loads(request.data)["description"]
+    assert not re.search(r"^\s*/", description, re.M)
+    assert description.replace("\\/", "/") == changelog
+
+
+@pytest.mark.parametrize("planted", ["description.md", "branch"])
+def test_a_link_handed_over_is_not_followed_into_the_request(monkeypatch, tmp_path, planted):
+    """Where artifacts keep links (GitLab's runner does), the update job can hand over
+    description.md as a link to /proc/self/environ: the request step would read its own token
+    into the request's description."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    update_pr = importlib.import_module("update_pr")
+    monkeypatch.setenv("TEMPLATE_UPDATE_TOKEN", "the-write-token")
+    monkeypatch.setenv("CI_API_V4_URL", "https://gitlab.example.org/api/v4")
+    monkeypatch.setenv("CI_PROJECT_ID", "7")
+    sent = []
+    monkeypatch.setattr(
+        update_pr.urllib.request, "urlopen", lambda request, **_: sent.append(request)
+    )
+    secret = tmp_path / "environ"
+    secret.write_text(f"{BRANCH}\nTEMPLATE_UPDATE_TOKEN=the-write-token\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "branch").write_text(f"{BRANCH}\n")
+    (out / "description.md").write_text("Updates the project.\n")
+    (out / "pushed").write_text(f"{BRANCH}\n")
+    (out / planted).unlink()
+    (out / planted).symlink_to(secret)
+
+    with pytest.raises(SystemExit, match=f"Refusing {planted} from the update job"):
+        update_pr.main(["open", str(out), "--forge", "gitlab", "--base", "main"])
+
+    assert sent == []
+
+
+def test_a_pushed_mark_handed_over_is_not_written_through(forge, tmp_path):
+    """Only the push step says what it pushed; a mark from the update job, a link to a file of
+    the push job's checkout, is replaced, not written through."""
+    remote, update_job, push_job = forge
+    git("switch", "--quiet", "--create", BRANCH, cwd=update_job)
+    commit(update_job, "updated")
+    hand_over(update_job, tmp_path / "out", BRANCH)
+    (tmp_path / "out" / "pushed").symlink_to(push_job / "scripts" / "update.py")
+
+    pushed = push(push_job, tmp_path / "out", remote)
+
+    assert pushed.returncode == 0, pushed.stderr
+    assert (push_job / "scripts" / "update.py").read_text() == (SCRIPTS / "update.py").read_text()
+    assert not (tmp_path / "out" / "pushed").is_symlink()
+    assert (tmp_path / "out" / "pushed").read_text() == f"{BRANCH}\n"

@@ -88,3 +88,30 @@ def test_add_missing_writes_no_env_where_there_is_none(clone):
     write_env(clone, "--add-missing")
 
     assert not (clone / ".env").exists()
+
+
+def test_new_keys_never_go_through_a_link_planted_at_env(clone, tmp_path_factory):
+    """Another user who can write to the checkout plants .env as a link to a file they read."""
+    theirs = tmp_path_factory.mktemp("other-user") / "collected"
+    theirs.write_text("")
+    (clone / ".env").symlink_to(theirs)
+
+    for options in ([], ["--add-missing"]):
+        run = subprocess.run(
+            [sys.executable, clone / "scripts" / "write_env.py", *options],
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode != 0
+        assert "is not a plain file (a link?): no key written" in run.stderr
+    assert theirs.read_text() == ""
+
+
+def test_keys_added_to_an_env_others_can_read_are_for_its_owner_alone(clone):
+    (clone / ".env").write_text("DJANGO_DEBUG_TOOLBAR=1\n")
+    (clone / ".env").chmod(0o644)
+
+    write_env(clone, "--add-missing")
+
+    assert set(env_values(clone / ".env")) == DEV_KEYS
+    assert stat.S_IMODE((clone / ".env").stat().st_mode) == 0o600

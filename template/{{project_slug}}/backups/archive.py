@@ -46,11 +46,15 @@ DATABASE = "database.pgdump"
 UPLOADS = "uploads.tar"
 MANIFEST = "manifest.json"
 ENCRYPTED = ".age"
+# How the last run ended, for check_backups, which runs on its own schedule and may only read.
+LAST_RUN = "last-run.json"
 # Read and written in pieces of this size, so that a database of any size needs little memory.
 CHUNK = 1024 * 1024
 # A hidden folder left by a run that died is removed by a later run once it is this old.
 ABANDONED_AFTER = timedelta(days=1)
 FORMAT_VERSION = 1
+# The project a backup belongs to: its package, whatever the folder it is deployed in.
+PROJECT = __name__.split(".")[0]
 
 
 class BackupError(Exception):
@@ -121,9 +125,11 @@ def back_up() -> tuple[Backup, list[Backup]]:
         )
     except (BackupError, OSError) as error:
         log_event("backup.failed", level=logging.ERROR, error=str(error)[:300])
+        record_run(folder, error=str(error)[:300])
         if isinstance(error, BackupError):
             raise
         raise BackupError(str(error)) from error
+    record_run(folder, error=None)
     # The database's checksum, kept by the log store, away from the backups and their key.
     database = backup.files[DATABASE]
     log_event(
@@ -134,6 +140,28 @@ def back_up() -> tuple[Backup, list[Backup]]:
         pruned=len(removed),
     )
     return backup, removed
+
+
+def record_run(folder: Path, error: str | None) -> None:
+    """Write how this run ended to folder's LAST_RUN, whole or not at all; a folder that cannot
+    be written to is left alone (the run has alerted already, and the backup's age will)."""
+    record = {"finished": timezone.now().isoformat(), "succeeded": error is None, "error": error}
+    try:
+        descriptor, partial = tempfile.mkstemp(dir=folder, prefix=f".{LAST_RUN}.")
+        with os.fdopen(descriptor, "w") as out:
+            json.dump(record, out)
+        os.replace(partial, folder / LAST_RUN)
+    except OSError:
+        pass
+
+
+def last_run(folder: Path) -> dict[str, Any] | None:
+    """How the last backup run ended, as record_run wrote it; None when unknown."""
+    try:
+        record = json.loads((folder / LAST_RUN).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def make_backup(folder: Path, recipients: list[str], now: datetime | None = None) -> Backup:
@@ -273,10 +301,16 @@ def dump_database(out: Digest) -> None:
 
 
 def archive_folder(folder: Path, out: Digest) -> None:
-    """The folder's files as a tar stream, names relative to the folder."""
+    """The folder's files and folders as a tar stream, names relative to the folder.
+
+    Nothing else: storage writes plain files, a restore refuses anything else (check_archive),
+    and a link planted among the uploads must not make every later backup unrestorable.
+    """
     with tarfile.open(fileobj=out, mode="w|") as archive:
         if folder.is_dir():
             for path in sorted(folder.rglob("*")):
+                if path.is_symlink() or not (path.is_file() or path.is_dir()):
+                    continue
                 archive.add(path, arcname=str(path.relative_to(folder)), recursive=False)
 
 
@@ -288,6 +322,7 @@ def describe(created: datetime, files: dict[str, dict]) -> dict[str, Any]:
     bucket = upload_bucket()
     return {
         "format": FORMAT_VERSION,
+        "project": PROJECT,
         "created": created.isoformat(),
         "template_commit": template_commit(),
         "app_version": app_version(),
@@ -412,6 +447,29 @@ def read_manifest(backup: Path, identity: Path) -> dict[str, Any]:
             raise BackupError(f"{encrypted} is not a manifest: {error}") from None
     if manifest.get("format") != FORMAT_VERSION:
         raise BackupError(f"{backup} has manifest format {manifest.get('format')!r}.")
+    # Anyone with the public key can encrypt a manifest, and its names say which files are read
+    # and where their plaintext is written: only the names a backup is made of are followed.
+    names = set(manifest.get("files", {}))
+    if DATABASE not in names or not names <= {DATABASE, UPLOADS}:
+        raise BackupError(
+            f"{encrypted} names the files {sorted(names)}; a backup holds {DATABASE} and perhaps "
+            f"{UPLOADS}, nothing else: it is refused."
+        )
+    # Backups made before the manifest named its project carry no name to compare.
+    project = manifest.get("project", PROJECT)
+    if project != PROJECT:
+        raise BackupError(
+            f"{backup} is a backup of the project {project!r}, not of {PROJECT!r}: it is refused."
+        )
+    # An older backup copied under a newer name would pass for the newest.
+    named = NAME.match(backup.name)
+    if named:
+        created = datetime.strptime(named.group(1), TIME_FORMAT).replace(tzinfo=UTC)
+        if manifest.get("created") != created.isoformat():
+            raise BackupError(
+                f"{backup.name} was made at {manifest.get('created')}, not when its name says: "
+                "a backup renamed after it was made is refused."
+            )
     return manifest
 
 
@@ -463,6 +521,8 @@ def restore(backup: Path, identity: Path, force: bool = False) -> dict[str, Any]
                     f"{found['bytes']} bytes; expected {expected['sha256']}, "
                     f"{expected['bytes']} bytes): the backup was altered and is refused."
                 )
+        if UPLOADS in plaintexts:
+            check_archive(plaintexts[UPLOADS])
         restore_database(plaintexts[DATABASE], clean=force)
         if UPLOADS in plaintexts:
             restore_folder(plaintexts[UPLOADS], uploads)
@@ -487,7 +547,27 @@ def restore_database(dump: Path, clean: bool) -> None:
         raise BackupError(f"pg_restore failed, and changed nothing: {restored.stderr.strip()}")
 
 
+def check_archive(archive: Path) -> None:
+    """Refuse an archive of uploads with anything but files and folders in it.
+
+    archive_folder writes nothing else (storage writes plain files), so a link, device or sparse
+    file was put there by someone else; links are what older Pythons' "data" filter let out of
+    the folder (CVE-2025-4517), and a sparse file can claim any size.
+    """
+    try:
+        with tarfile.open(archive, mode="r:") as files:
+            for member in files:
+                if member.issparse() or not (member.isreg() or member.isdir()):
+                    raise BackupError(
+                        f"the uploaded files cannot be restored: {member.name!r} is not a plain "
+                        "file or folder, and an archive of uploads holds nothing else."
+                    )
+    except tarfile.TarError as error:
+        raise BackupError(f"the uploaded files cannot be restored: {error}") from None
+
+
 def restore_folder(archive: Path, folder: Path) -> None:
+    check_archive(archive)
     folder.mkdir(mode=0o750, parents=True, exist_ok=True)
     for path in folder.iterdir():
         if path.is_dir() and not path.is_symlink():
@@ -496,8 +576,8 @@ def restore_folder(archive: Path, folder: Path) -> None:
             path.unlink()
     try:
         with tarfile.open(archive, mode="r:") as files:
-            # The "data" filter refuses absolute names, names outside the folder, links out of
-            # it and device files: a backup cannot write anywhere else.
+            # The "data" filter refuses absolute names, names outside the folder and device
+            # files: a backup cannot write anywhere else.
             files.extractall(folder, filter="data")
     except tarfile.TarError as error:
         raise BackupError(f"the uploaded files cannot be restored: {error}") from None
@@ -507,10 +587,13 @@ def restore_folder(archive: Path, folder: Path) -> None:
 
 
 def problems(now: datetime | None = None) -> list[str]:
-    """What makes the backups unfit to restore from today; each is logged as backup.stale or
-    backup.unprotected, which alert (security/alerts.py)."""
+    """What makes the backups unfit to restore from today; each is logged as backup.stale,
+    backup.last_run_failed or backup.unprotected, which alert (security/alerts.py). Reads the
+    backups folder and writes nothing: the check runs apart from the backups, with read access
+    only, so that it sees a schedule that stopped."""
     found = []
-    latest = newest(Path(settings.BACKUP_DIR))
+    folder = Path(settings.BACKUP_DIR)
+    latest = newest(folder)
     age = (now or timezone.now()) - latest.created if latest else None
     if age is None or age > settings.BACKUP_MAX_AGE:
         hours = settings.BACKUP_MAX_AGE.total_seconds() / 3600
@@ -525,6 +608,15 @@ def problems(now: datetime | None = None) -> list[str]:
             level=logging.ERROR,
             newest=latest.name if latest else "none",
             hours=round(age.total_seconds() / 3600, 1) if age else "none",
+        )
+    run = last_run(folder)
+    if run is not None and not run.get("succeeded"):
+        found.append(f"The last backup run, at {run.get('finished')}, failed: {run.get('error')}")
+        log_event(
+            "backup.last_run_failed",
+            level=logging.ERROR,
+            finished=str(run.get("finished"))[:40],
+            error=str(run.get("error"))[:300],
         )
     bucket = upload_bucket()
     if bucket is not None:

@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import threading
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -40,6 +41,15 @@ HEALTH_DATABASE_TIMEOUT_MS = 2000
 _failing: set[str] = set()
 _lock = threading.Lock()
 
+# One readiness check at a time on this host. The path is public: a flood of probes would
+# otherwise send a query, a cache round trip and a storage request each, and while a service
+# hangs would hold every worker for that service's timeout. A probe that comes while a check is
+# under way answers that host's last verdict. CHECKING_FOR outlasts the slowest check (gunicorn's
+# timeout), so a worker killed in the middle of one frees the place.
+CHECKING = f"health:checking:{socket.gethostname()}"
+VERDICT = f"health:verdict:{socket.gethostname()}"
+CHECKING_FOR = 30
+
 
 def plain(text: str, status: int = 200) -> HttpResponse:
     return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
@@ -54,14 +64,30 @@ def live(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def ready(request: HttpRequest) -> HttpResponse:
-    failing = {name for name, check in checks().items() if not passes(check)}
-    record(failing)
-    if not failing:
+    if shared(cache.add, CHECKING, True, CHECKING_FOR) is False:
+        ok = shared(cache.get, VERDICT) is True
+    else:
+        try:
+            failing = {name for name, check in checks().items() if not passes(check)}
+            record(failing)
+            ok = not failing
+            shared(cache.set, VERDICT, ok, CHECKING_FOR * 2)
+        finally:
+            shared(cache.delete, CHECKING)
+    if ok:
         return plain("ok")
     response = plain("unavailable", status=503)
     # Django logs every 5xx answer as an error; readiness already logged the change above.
     response._has_been_logged = True  # read by django.utils.log.log_response
     return response
+
+
+def shared(operation, *args):
+    """The cache operation's result, or None when the cache fails: its own check says so."""
+    try:
+        return operation(*args)
+    except Exception:
+        return None
 
 
 def checks() -> dict:
@@ -113,8 +139,13 @@ def cache_round_trip() -> None:
 def upload_storage() -> None:
     storage = storages["uploads"]
     if isinstance(storage, FileSystemStorage):
-        if not os.access(storage.location, os.W_OK | os.X_OK):
-            raise RuntimeError("the uploads folder is missing or not writable")
+        # The storage makes its folder at the first upload, and a new server has none yet: what
+        # must hold is that it may write in the folder, or make it in the nearest that exists.
+        folder = Path(storage.location)
+        while not folder.exists():
+            folder = folder.parent
+        if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+            raise RuntimeError("the uploads folder can be neither written nor made")
         return
     try:
         storage.exists("health-check")

@@ -79,9 +79,13 @@ RULES = {
         threshold=10,
     ),
     # The backups (backups/archive.py, docs/backups.md): every failure, and a check that finds
-    # them too old or the upload bucket without versioning, is worth a human at once.
+    # them too old, the last run failed or the upload bucket without versioning, is worth a
+    # human at once.
     "backup.failed": Rule("A backup failed: the data since the last good one is at risk."),
     "backup.stale": Rule("The newest backup is too old, or there is none (check_backups)."),
+    "backup.last_run_failed": Rule(
+        "The last backup run failed, and none has succeeded since (check_backups)."
+    ),
     "backup.unprotected": Rule("The upload bucket keeps no versions: deleted files are lost."),
 }
 

@@ -1,10 +1,10 @@
 """`python manage.py check_backups`: are the backups fit to restore from today?
 
-Fails, and alerts through the security log (backup.stale, backup.unprotected), when the newest
-backup in BACKUP_DIR is older than BACKUP_MAX_AGE or missing, and when the bucket of uploaded
-files, if any, has no versioning. The backup service runs it after each backup; a schedule that
-stops altogether is seen only by a check run from elsewhere (docs/backups.md, docs/security.md's
-Known limits).
+Fails, and alerts through the security log (backup.stale, backup.last_run_failed,
+backup.unprotected), when the newest backup in BACKUP_DIR is older than BACKUP_MAX_AGE or missing,
+when the last backup run failed, and when the bucket of uploaded files, if any, has no
+versioning. It runs on a schedule of its own, apart from the backups and with read access to them
+only, so that backups that stopped altogether alert too (docs/backups.md).
 """
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,6 +1,6 @@
 """`python manage.py check_live https://site`: the deployed site checked from outside, as a
 scanner sees it (operations/live.py). Exits 1 with each shortfall and the file or setting that
-fixes it; `--json` for machines. Run it after every deploy and on a schedule (README, CI).
+fixes it; `--json` for machines. Run it after every deploy and on a schedule (deploy/README.md, CI).
 
 It compares the site with the settings it runs with: production's, or the test settings, which
 keep base.py's hardening. dev.py turns that hardening off for plain HTTP, so it is refused there.
