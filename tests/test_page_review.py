@@ -1,18 +1,25 @@
 """Every page a user can reach says what the project's answers make true, seen in Chromium.
 
-For each set of answers that changes what the pages say (open sign-up, the kind of second factors,
-the kind of uploads), a project is generated and served with its development settings. Headless
-Chromium walks it twice, signed out and then signed in as a user whose second factors are enrolled
-where the project has them: from the home page and from every page of the URL conf that takes no
-parameter, it follows each same-site link, visits each page once, and takes a screenshot of it.
+For each answer set of the generation matrix that together give every choice of the answers that
+change what the pages say (open sign-up, the kind of second factors and who must use them, the kind
+of uploads), the project is generated and served by runserver with its development settings and
+DEBUG off, as production shows its pages (its 404 page, not Django's technical one). Headless
+Chromium walks it twice, signed out and then signed in as a user who is not staff, whose
+authenticator app is enrolled where the project has MFA: from the home page, from every page of the
+URL conf that takes no parameter and from an address that does not exist, it follows each same-site
+link and redirect, visits each page once and takes a screenshot of it. Signed in, it answers the
+reauthentication allauth asks before the pages that change how the account signs in (the second
+factor's where there is MFA), then opens the pages that sent it there.
 
-Each page is held to the answers: no sign-up link or invitation where sign-up is closed, no word of
-second factors without MFA, of passkeys without WebAuthn, of uploads without uploads; no link that
-answers anything but 200 or a redirect; no placeholder text; a <title> and an <h1>; no Content
-Security Policy violation and no script error in Chromium's console.
+Each page is held to the answers: no sign-up link or wording where sign-up is closed, no word of
+second factors without MFA, of passkeys without WebAuthn, of uploads without uploads; the site's
+layout and name (the refusal of the admin and the missing page too); a <title> of its own and one
+<h1>; no template name, template syntax or placeholder text; no link that answers anything but 200
+or a redirect; no Content Security Policy violation and no script error in Chromium's console.
 
 The screenshots stay under the test's tmp dir (pytest keeps the last three runs); a failure names
-the folder, so a developer can look at the pages the defects were found on.
+the folder, so a developer can look at the pages the defects were found on. docs/page-review.md
+records what a reviewer saw in them.
 """
 
 from __future__ import annotations
@@ -22,16 +29,20 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+import yaml
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
+from .answer_sets import ANSWER_SETS
 from .helpers import free_port
 from .services import wait_for_port
+from .test_answer_sets import choice_values, questions
 from .test_browser import totp
 
 CHROMIUM = shutil.which("chromium")
@@ -40,18 +51,19 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 (the test account's)
 # The TOTP secret the user's authenticator app holds (base32), so that the walk can sign in.
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 (the test account's)
 
-# The answers that change what the pages say, each choice at least once: open_signup, mfa (with
-# mfa_required_for both ways) and uploads. The rest of the answers change no page.
-REVIEWED = {
-    "defaults": {},
-    "open-signup-no-mfa-no-uploads": {"open_signup": True, "mfa": "none", "uploads": "none"},
-    "totp-everyone-images": {
-        "mfa": "totp",
-        "mfa_required_for": "everyone",
-        "uploads": "images",
-    },
-    "open-signup-webauthn-documents": {"open_signup": True, "uploads": "documents"},
-}
+# The answers that change what a page says; the others (hosting, proxy, storage, CI...) change none.
+PAGE_ANSWERS = ("open_signup", "mfa", "mfa_required_for", "uploads")
+# Sets of the generation matrix that give each choice of those answers at least once (the first
+# test below holds them to it); each runs in its set's xdist group, like the generation tests.
+REVIEWED = ["defaults", "vps-caddy", "docker-apache", "paas-platform"]
+
+# An address that is no page: the walk sees the site's 404 page there.
+MISSING = "/no-such-page/"
+# The health probes and the CSP report endpoint are for machines (test_health.py, test_csp.py in
+# the project).
+MACHINE_PATHS = ("/health/", "/csp-report/")
+# allauth's reauthentication, with the password and with a second factor.
+REAUTHENTICATION = {"/accounts/reauthenticate/", "/accounts/2fa/reauthenticate/"}
 
 CREATE_USER = """
 import os
@@ -94,7 +106,12 @@ def walk(patterns, prefix):
 print(json.dumps(sorted(set(walk(get_resolver().url_patterns, "")))))
 """
 
-MACHINE_PATHS = ("/health/", "/csp-report/")
+# The development settings with DEBUG off: the pages as production shows them. runserver's
+# --insecure still serves the static files.
+REVIEW_SETTINGS = """from .dev import *  # noqa: F403
+
+DEBUG = False
+"""
 
 # Words that must not appear on any page where the answers make them untrue.
 SIGN_UP = re.compile(r"\bsign[\s-]?up\b|\bregister\b|create (?:an|your) account", re.IGNORECASE)
@@ -107,51 +124,85 @@ UPLOAD_WORDS = re.compile(r"upload|your files", re.IGNORECASE)
 PLACEHOLDERS = re.compile(
     r"\bTODO\b|\bFIXME\b|\bXXX\b|lorem|ipsum|example\.com|your[ _-]site|changeme", re.IGNORECASE
 )
+# What a template shows when it is rendered wrong or names another: a template's path, a tag.
+TEMPLATE_LEFTOVERS = re.compile(r"[\w/-]+\.(?:html|txt)\b|\{\{|\{%|%\}|\}\}")
+
+
+def test_the_reviewed_sets_give_every_choice_that_changes_a_page():
+    specs = questions()
+    missing = []
+    for name in PAGE_ANSWERS:
+        spec = specs[name]
+        expected = choice_values(spec) if "choices" in spec else [True, False]
+        given = {ANSWER_SETS[answer_set].get(name, spec["default"]) for answer_set in REVIEWED}
+        missing += [f"{name}: {value!r}" for value in expected if value not in given]
+    assert missing == []
 
 
 @dataclass
 class Review:
-    """What the walk saw: the pages (path -> screenshot), the links, and the defects found."""
+    """What the walk saw: the pages (path -> screenshot), and the defects found."""
 
     base: str
     shots: Path
     answers: dict[str, object]
     url_conf: list[str]
-    pages: dict[str, Path] = field(default_factory=dict)
+    pages: dict[str, Path] = field(default_factory=dict)  # the last screenshot of each path
+    shots_taken: int = 0
     defects: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
     current: str = ""
+    reauthenticated: bool = False
+
+    @property
+    def site_name(self) -> str:
+        return str(self.answers["project_name"])
+
+    @property
+    def admin(self) -> str:
+        return f"/{self.answers['admin_path']}/"
 
     @property
     def open_signup(self) -> bool:
-        return bool(self.answers.get("open_signup", False))
+        return bool(self.answers["open_signup"])
 
     @property
     def mfa(self) -> str:
-        return str(self.answers.get("mfa", "totp_webauthn"))
+        return str(self.answers["mfa"])
 
     @property
     def uploads(self) -> str:
-        return str(self.answers.get("uploads", "images_and_documents"))
+        return str(self.answers["uploads"])
+
+    @property
+    def reauthentication(self) -> str:
+        """The reauthentication the walk answers: with the second factor where there is one."""
+        return (
+            "/accounts/2fa/reauthenticate/" if self.mfa != "none" else "/accounts/reauthenticate/"
+        )
 
     def defect(self, path: str, what: str) -> None:
         shot = self.pages.get(path)
         self.defects.append(f"{path}: {what}" + (f" (see {shot.name})" if shot else ""))
 
 
-@pytest.fixture
-def served(request, generate, project_python, tmp_path) -> Iterator[Review]:
-    """The project generated with the answers of request.param, under runserver, and the review of
-    its pages to fill."""
+@pytest.fixture(
+    params=[pytest.param(name, marks=pytest.mark.xdist_group(name)) for name in REVIEWED]
+)
+def served(request, generate, project_python_for, tmp_path) -> Iterator[Review]:
+    """The project generated with an answer set, under runserver, and the review of its pages to
+    fill."""
     if CHROMIUM is None:
         pytest.fail("Chromium is not installed (Debian: chromium; .ci/run installs it)")
-    answers = REVIEWED[request.param]
-    project = generate(**answers)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev"}
+    project = generate(**ANSWER_SETS[request.param])
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    python = project_python_for(answers["python_version"])
+    (project / "config" / "settings" / "review.py").write_text(REVIEW_SETTINGS)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.review"}
 
     def manage(*command: str, **extra_env: str) -> str:
         done = subprocess.run(
-            [project_python, "manage.py", *command],
+            [python, "manage.py", *command],
             cwd=project,
             env={**env, **extra_env},
             capture_output=True,
@@ -167,7 +218,7 @@ def served(request, generate, project_python, tmp_path) -> Iterator[Review]:
     port = free_port()
     log = (tmp_path / "runserver.log").open("w")
     server = subprocess.Popen(
-        [project_python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
         cwd=project,
         env=env,
         stdout=log,
@@ -197,7 +248,7 @@ def words(page: Page) -> str:
 
 
 def check_words(review: Review, path: str, page: Page, links: list[str]) -> None:
-    """The page's words and links against the answers the project was generated with."""
+    """The page's words, links and layout against the answers the project was generated with."""
     text = words(page)
     link_paths = {urlsplit(link).path for link in links}
 
@@ -217,26 +268,57 @@ def check_words(review: Review, path: str, page: Page, links: list[str]) -> None
         forbid(PASSKEY_WORDS, "/webauthn/", "the project has no passkeys (WebAuthn)")
     if review.uploads == "none":
         forbid(UPLOAD_WORDS, "/files/", "the project has no uploads")
-    placeholder = PLACEHOLDERS.search(text)
-    if placeholder:
-        review.defect(path, f"shows the placeholder {placeholder.group(0)!r}")
-    if not page.title().strip() or page.title().strip().startswith("·"):
-        review.defect(path, f"has no title of its own ({page.title()!r})")
+    for pattern, what in ((PLACEHOLDERS, "the placeholder"), (TEMPLATE_LEFTOVERS, "template text")):
+        found = pattern.search(text)
+        if found:
+            review.defect(path, f"shows {what} {found.group(0)!r}")
+    title = page.title().strip()
+    if title != review.site_name and not title.endswith(f" · {review.site_name}"):
+        review.defect(path, f"has no title of its own in the site's name ({title!r})")
+    elif title.startswith("·"):
+        review.defect(path, f"has an empty title before the site's name ({title!r})")
+    site_name = page.locator("header.site-header a.site-name")
+    if site_name.count() != 1 or site_name.inner_text().strip() != review.site_name:
+        review.defect(path, "is not in the site's layout (no header with the site's name)")
     if page.locator("h1").count() != 1:
         review.defect(path, f"has {page.locator('h1').count()} <h1> elements, not one")
     elif not page.locator("h1").inner_text().strip():
         review.defect(path, "has an empty <h1>")
 
 
+def expected_status(review: Review, path: str, phase: str) -> int:
+    """What the page answers this user: the admin refuses a signed-in user who is not staff."""
+    if path == MISSING:
+        return 404
+    if phase == "in" and path.startswith(review.admin):
+        return 403
+    return 200
+
+
+def reauthenticate(page: Page, review: Review, path: str) -> None:
+    """Answer allauth's reauthentication on the page the browser shows."""
+    if path == "/accounts/2fa/reauthenticate/":
+        # The next period's code: this period's may be the one that signed in, and a used code is
+        # refused (accounts/totp.py); the tolerance of one period accepts the next.
+        page.fill("input[name=code]", totp(TOTP_SECRET, time.time() + 30))
+    else:
+        page.fill("input[name=password]", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    if urlsplit(page.url).path in REAUTHENTICATION:
+        review.defect(path, "refused the right answer")
+    review.reauthenticated = True
+
+
 def walk(context: BrowserContext, page: Page, review: Review, phase: str) -> set[str]:
-    """Visit the home page, the URL conf's pages and every same-site page they link to, once each;
-    return the paths of the HTML pages seen."""
+    """Visit the home page, the URL conf's pages, a missing page and every same-site page they
+    link to, once each; return the paths of the HTML pages seen."""
     linked: dict[str, str] = {}  # path -> the page that links to it
-    # The health probes and the CSP report endpoint are for machines (test_health.py, test_csp.py
-    # in the project); in development the readiness probe answers 503 until the uploads folder
-    # exists.
-    queue = ["/", *(path for path in review.url_conf if not path.startswith(MACHINE_PATHS))]
+    first = ["/", *(path for path in review.url_conf if not path.startswith(MACHINE_PATHS))]
+    queue = list(dict.fromkeys([*first, MISSING]))
     queued = set(queue)
+    # Pages that sent the user to reauthenticate first: opened again once that is done.
+    waiting: list[str] = []
     seen: set[str] = set()
 
     def enqueue(url: str, source: str) -> None:
@@ -259,12 +341,14 @@ def walk(context: BrowserContext, page: Page, review: Review, phase: str) -> set
         response = context.request.get(url, max_redirects=0)
         status = response.status
         if status in (301, 302, 303, 307, 308):
-            enqueue(urljoin(url, response.headers["location"]), source or path)
+            location = urljoin(url, response.headers["location"])
+            if urlsplit(location).path in REAUTHENTICATION and not review.reauthenticated:
+                waiting.append(target)
+            enqueue(location, source or path)
             continue
-        if status != 200:
-            # A page of the URL conf that no page links to may refuse this user (the admin, to
-            # someone who is not staff); a link that does not open is a broken link.
-            if source is not None or status not in (403, 405):
+        if status != expected_status(review, path, phase):
+            # A page of the URL conf that no page links to may take POST only.
+            if source is not None or status != 405:
                 review.defect(
                     path, f"answers {status}" + (f" (linked from {source})" if source else "")
                 )
@@ -275,7 +359,8 @@ def walk(context: BrowserContext, page: Page, review: Review, phase: str) -> set
         ):
             continue
         seen.add(path)
-        shot = review.shots / f"{phase}-{len(review.pages):02d}{path.replace('/', '_')}.png"
+        shot = review.shots / f"{phase}-{review.shots_taken:02d}{path.replace('/', '_')}.png"
+        review.shots_taken += 1
         review.pages[path] = shot
         review.current = path
         page.goto(url)
@@ -288,6 +373,11 @@ def walk(context: BrowserContext, page: Page, review: Review, phase: str) -> set
         check_words(review, path, page, links)
         for link in links:
             enqueue(link, path)
+        if phase == "in" and path == review.reauthentication and not review.reauthenticated:
+            reauthenticate(page, review, path)
+            for again in waiting:
+                queue.append(again)
+            waiting.clear()
     return seen
 
 
@@ -305,7 +395,6 @@ def sign_in(page: Page, review: Review) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("served", REVIEWED, indirect=True)
 def test_every_page_says_what_the_answers_make_true(served: Review, tmp_path):
     review = served
     review.shots.mkdir()
@@ -336,12 +425,22 @@ def test_every_page_says_what_the_answers_make_true(served: Review, tmp_path):
             review.defect(path, f"console: {message}")
     assert "csp.violation" not in (tmp_path / "runserver.log").read_text()
     # The walk reached the pages the answers promise, so that the checks above saw them.
-    promised = {"/accounts/login/"} - signed_out
-    promised |= {"/accounts/password/change/", "/accounts/sessions/"} - signed_in
+    promised = {"/accounts/login/", MISSING} - signed_out
+    if not review.open_signup:
+        # The page an invited user is sent to verify an address: its words were allauth's.
+        promised |= {"/accounts/confirm-email/"} - signed_out
+    promised |= {"/accounts/password/change/", "/accounts/sessions/", MISSING} - signed_in
+    # The admin's refusal of a user who is not staff: it was Django's bare 403.
+    promised |= {f"{review.admin}login/"} - signed_in
     if review.mfa != "none":
-        promised |= {"/accounts/2fa/", "/accounts/2fa/recovery-codes/"} - signed_in
+        # Behind the reauthentication with the second factor.
+        promised |= {
+            "/accounts/2fa/",
+            "/accounts/2fa/reauthenticate/",
+            "/accounts/2fa/recovery-codes/",
+        } - signed_in
     if review.mfa == "totp_webauthn":
-        promised |= {"/accounts/2fa/webauthn/"} - signed_in
+        promised |= {"/accounts/2fa/webauthn/", "/accounts/2fa/webauthn/add/"} - signed_in
     if review.uploads != "none":
         promised |= {"/files/"} - signed_in
     for path in sorted(promised):
