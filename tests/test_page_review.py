@@ -121,6 +121,11 @@ MFA_WORDS = re.compile(
 )
 PASSKEY_WORDS = re.compile(r"passkey|security key|webauthn", re.IGNORECASE)
 UPLOAD_WORDS = re.compile(r"upload|your files", re.IGNORECASE)
+# The files of each kind of upload, as the pages name them.
+KIND_FILES = {
+    "images": re.compile(r"\.(?:png|jpe?g|gif|webp|svg)\b", re.IGNORECASE),
+    "documents": re.compile(r"\.(?:pdf|docx|xlsx|pptx|txt)\b", re.IGNORECASE),
+}
 PLACEHOLDERS = re.compile(
     r"\bTODO\b|\bFIXME\b|\bXXX\b|lorem|ipsum|example\.com|your[ _-]site|changeme", re.IGNORECASE
 )
@@ -268,6 +273,15 @@ def check_words(review: Review, path: str, page: Page, links: list[str]) -> None
         forbid(PASSKEY_WORDS, "/webauthn/", "the project has no passkeys (WebAuthn)")
     if review.uploads == "none":
         forbid(UPLOAD_WORDS, "/files/", "the project has no uploads")
+    for kind, files in KIND_FILES.items():
+        found = files.search(text)
+        if kind not in review.uploads and found:
+            review.defect(path, f"says {found.group(0)!r}, but the site accepts no {kind}")
+        elif kind in review.uploads and path == "/files/" and not found:
+            review.defect(path, f"does not say that the site accepts {kind}")
+    size = f"at most {review.answers.get('upload_max_mb')} MiB"
+    if path == "/files/" and size not in text:
+        review.defect(path, f"does not say the size the site accepts ({size!r})")
     for pattern, what in ((PLACEHOLDERS, "the placeholder"), (TEMPLATE_LEFTOVERS, "template text")):
         found = pattern.search(text)
         if found:

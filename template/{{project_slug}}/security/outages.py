@@ -16,8 +16,9 @@ An outage is a failure to reach the server, not an error the server reports:
   connections). A deadlock, a cancelled statement or any other error stays a 500.
 
 Both pages, 503 and 500, are rendered without the request: the context processors would load the
-session and the user from the database, or the cache, that may be what failed. The response goes back up through the middleware above the failing layer,
-so SecurityHeadersMiddleware gives it the security headers and its X-Request-ID.
+session and the user from the database or the cache, which may be what failed. The response goes
+back up through the middleware above the failing layer, so SecurityHeadersMiddleware gives it the
+security headers and its X-Request-ID.
 
 Alerts go out once per service per ALERT_QUIET_SECONDS, and cannot use what is down. While the
 database is down, the first process to claim the outage in the cache alerts, once for all the app
