@@ -7,19 +7,21 @@ DEBUG off, as production shows its pages (its 404 page, not Django's technical o
 Chromium walks it twice, signed out and then signed in as a user who is not staff, whose
 authenticator app is enrolled where the project has MFA: from the home page, from every page of the
 URL conf that takes no parameter and from an address that does not exist, it follows each same-site
-link and redirect, visits each page once and takes a screenshot of it. Signed in, it answers the
-reauthentication allauth asks before the pages that change how the account signs in (the second
-factor's where there is MFA), then opens the pages that sent it there.
+link and redirect, visits each page once and takes a screenshot of it on a desktop's screen and on
+a phone's. Signed in, it answers the reauthentication allauth asks before the pages that change how
+the account signs in (with the second factor where there is MFA), then opens the pages that sent it
+there.
 
 Each page is held to the answers: no sign-up link or wording where sign-up is closed, no word of
-second factors without MFA, of passkeys without WebAuthn, of uploads without uploads; the site's
-layout and name (the refusal of the admin and the missing page too); a <title> of its own and one
-<h1>; no template name, template syntax or placeholder text; no link that answers anything but 200
-or a redirect; no Content Security Policy violation and no script error in Chromium's console.
+second factors without MFA, of passkeys without WebAuthn, of uploads without uploads, of a kind of
+file the site does not accept; the files page names the kinds and the size it accepts. Each page is
+in the site's layout with its name (the admin's refusal and the missing page too), no wider than a
+phone's screen, with a <title> of its own and one <h1>; it shows no template name, template syntax
+or placeholder text; no link answers anything but 200 or a redirect; Chromium's console shows no
+Content Security Policy violation and no script error.
 
-The screenshots stay under the test's tmp dir (pytest keeps the last three runs); a failure names
-the folder, so a developer can look at the pages the defects were found on. docs/page-review.md
-records what a reviewer saw in them.
+The screenshots stay under the test's tmp dir: a failure names the folder. pytest keeps the last
+three runs of everyone who shares /tmp, so give --basetemp to keep them (docs/page-review.md).
 """
 
 from __future__ import annotations
@@ -105,6 +107,10 @@ def walk(patterns, prefix):
 
 print(json.dumps(sorted(set(walk(get_resolver().url_patterns, "")))))
 """
+
+# Each page is seen on a desktop's screen and on a phone's, where it must not be wider than it.
+DESKTOP = {"width": 1024, "height": 768}
+PHONE = {"width": 360, "height": 740}
 
 # The development settings with DEBUG off: the pages as production shows them. runserver's
 # --insecure still serves the static files.
@@ -286,6 +292,10 @@ def check_words(review: Review, path: str, page: Page, links: list[str]) -> None
         found = pattern.search(text)
         if found:
             review.defect(path, f"shows {what} {found.group(0)!r}")
+    # The site's own name may have its apostrophe ("O'Brien & Sons Shop").
+    prose = text.replace(review.site_name, "")
+    if re.search(r"\w'\w", prose) and re.search(r"\w\u2019\w", prose):
+        review.defect(path, "mixes straight and typographic apostrophes (can't, can\u2019t)")
     title = page.title().strip()
     if title != review.site_name and not title.endswith(f" · {review.site_name}"):
         review.defect(path, f"has no title of its own in the site's name ({title!r})")
@@ -385,6 +395,12 @@ def walk(context: BrowserContext, page: Page, review: Review, phase: str) -> set
             "a[href]", "links => links.map(a => a.href.split('#')[0])"
         )
         check_words(review, path, page, links)
+        page.set_viewport_size(PHONE)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            review.defect(path, f"is {width} px wide on a phone's {PHONE['width']} px screen")
+        page.screenshot(path=shot.with_name(f"{shot.stem}-phone.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
         for link in links:
             enqueue(link, path)
         if phase == "in" and path == review.reauthentication and not review.reauthenticated:
@@ -418,7 +434,7 @@ def test_every_page_says_what_the_answers_make_true(served: Review, tmp_path):
             executable_path=CHROMIUM,
             headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            viewport={"width": 1024, "height": 768},
+            viewport=DESKTOP,
         )
         try:
             page = context.new_page()
