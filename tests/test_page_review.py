@@ -10,7 +10,8 @@ URL conf that takes no parameter and from an address that does not exist, it fol
 link and redirect, visits each page once and takes a screenshot of it on a desktop's screen and on
 a phone's. Signed in, it answers the reauthentication allauth asks before the pages that change how
 the account signs in (with the second factor where there is MFA), then opens the pages that sent it
-there.
+there. Where there is MFA, the second-factor step of the sign-in is seen too, and a user who has yet
+to enrol signs in to see where they land and the enrolment of an authenticator app.
 
 Each page is held to the answers: no sign-up link or wording where sign-up is closed, no word of
 second factors without MFA, of passkeys without WebAuthn, of uploads without uploads, of a kind of
@@ -49,6 +50,8 @@ from .test_browser import totp
 
 CHROMIUM = shutil.which("chromium")
 USER = "reviewer@example.org"
+# A user who has yet to enrol a second factor.
+NEWCOMER = "newcomer@example.org"
 PASSWORD = "correct horse battery staple"  # noqa: S105 (the test account's)
 # The TOTP secret the user's authenticator app holds (base32), so that the walk can sign in.
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 (the test account's)
@@ -74,11 +77,14 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-email, password, secret = (os.environ[name] for name in ("USER", "PASSWORD", "SECRET"))
+email, newcomer, password, secret = (
+    os.environ[name] for name in ("USER", "NEWCOMER", "PASSWORD", "SECRET")
+)
 # create_user: its password skips the validators, whose breach check would ask the Pwned Passwords
 # service (not reachable from the tests) about a famous passphrase.
-user = get_user_model().objects.create_user(email, password)
-EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+for address in (newcomer, email):
+    user = get_user_model().objects.create_user(address, password)
+    EmailAddress.objects.create(user=user, email=address, primary=True, verified=True)
 if "allauth.mfa" in settings.INSTALLED_APPS:
     from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
     from allauth.mfa.totp.internal.auth import TOTP
@@ -224,7 +230,15 @@ def served(request, generate, project_python_for, tmp_path) -> Iterator[Review]:
         return done.stdout
 
     manage("migrate", "--noinput")
-    manage("shell", "-c", CREATE_USER, USER=USER, PASSWORD=PASSWORD, SECRET=TOTP_SECRET)
+    manage(
+        "shell",
+        "-c",
+        CREATE_USER,
+        USER=USER,
+        NEWCOMER=NEWCOMER,
+        PASSWORD=PASSWORD,
+        SECRET=TOTP_SECRET,
+    )
     url_conf = json.loads(manage("shell", "--no-imports", "-c", URL_CONF_PAGES))
     port = free_port()
     log = (tmp_path / "runserver.log").open("w")
@@ -334,6 +348,26 @@ def reauthenticate(page: Page, review: Review, path: str) -> None:
     review.reauthenticated = True
 
 
+def look_at(page: Page, review: Review, phase: str) -> list[str]:
+    """Screenshot the page the browser shows, on a desktop's screen and a phone's, hold it to the
+    answers, and return its links."""
+    path = urlsplit(page.url).path
+    review.current = path
+    shot = review.shots / f"{phase}-{review.shots_taken:02d}{path.replace('/', '_')}.png"
+    review.shots_taken += 1
+    review.pages[path] = shot
+    page.screenshot(path=shot, full_page=True)
+    links = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href.split('#')[0])")
+    check_words(review, path, page, links)
+    page.set_viewport_size(PHONE)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > PHONE["width"]:
+        review.defect(path, f"is {width} px wide on a phone's {PHONE['width']} px screen")
+    page.screenshot(path=shot.with_name(f"{shot.stem}-phone.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+    return links
+
+
 def walk(context: BrowserContext, page: Page, review: Review, phase: str) -> set[str]:
     """Visit the home page, the URL conf's pages, a missing page and every same-site page they
     link to, once each; return the paths of the HTML pages seen."""
@@ -383,24 +417,11 @@ def walk(context: BrowserContext, page: Page, review: Review, phase: str) -> set
         ):
             continue
         seen.add(path)
-        shot = review.shots / f"{phase}-{review.shots_taken:02d}{path.replace('/', '_')}.png"
-        review.shots_taken += 1
-        review.pages[path] = shot
         review.current = path
         page.goto(url)
-        page.screenshot(path=shot, full_page=True)
         if urlsplit(page.url).path != path:
             review.defect(path, f"moved on to {page.url} in the browser")
-        links = page.eval_on_selector_all(
-            "a[href]", "links => links.map(a => a.href.split('#')[0])"
-        )
-        check_words(review, path, page, links)
-        page.set_viewport_size(PHONE)
-        width = page.evaluate("document.documentElement.scrollWidth")
-        if width > PHONE["width"]:
-            review.defect(path, f"is {width} px wide on a phone's {PHONE['width']} px screen")
-        page.screenshot(path=shot.with_name(f"{shot.stem}-phone.png"), full_page=True)
-        page.set_viewport_size(DESKTOP)
+        links = look_at(page, review, phase)
         for link in links:
             enqueue(link, path)
         if phase == "in" and path == review.reauthentication and not review.reauthenticated:
@@ -411,17 +432,40 @@ def walk(context: BrowserContext, page: Page, review: Review, phase: str) -> set
     return seen
 
 
-def sign_in(page: Page, review: Review) -> None:
+def sign_in(page: Page, review: Review, email: str = USER) -> set[str]:
+    """Sign in through the form, answering the second-factor step; return the paths of the pages
+    seen on the way after the form (the second-factor step), each held to the answers."""
+    seen = set()
     page.goto(f"{review.base}/accounts/login/")
-    page.fill("input[name=login]", USER)
+    page.fill("input[name=login]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("main form button[type=submit]")
     page.wait_for_load_state()
     if urlsplit(page.url).path == "/accounts/2fa/authenticate/":
+        seen.add(urlsplit(page.url).path)
+        look_at(page, review, "in")
         page.fill("input[name=code]", totp(TOTP_SECRET))
         page.click("main form button[type=submit]")
         page.wait_for_load_state()
     assert page.locator("form[action='/accounts/logout/'] button").count() == 1, page.url
+    return seen
+
+
+def enrol(context: BrowserContext, page: Page, review: Review) -> set[str]:
+    """Sign in as a user with no second factor, and look at where they land (the enrolment, where
+    everyone must use MFA) and at the page that enrols an authenticator app."""
+    context.clear_cookies()
+    sign_in(page, review, NEWCOMER)
+    seen = {urlsplit(page.url).path}
+    look_at(page, review, "new")
+    page.goto(f"{review.base}/accounts/2fa/totp/activate/")
+    if urlsplit(page.url).path == "/accounts/reauthenticate/":
+        # allauth asks for the password again before a second factor is added.
+        look_at(page, review, "new")
+        reauthenticate(page, review, "/accounts/reauthenticate/")
+    seen.add(urlsplit(page.url).path)
+    look_at(page, review, "new")
+    return seen
 
 
 @pytest.mark.browser
@@ -444,8 +488,10 @@ def test_every_page_says_what_the_answers_make_true(served: Review, tmp_path):
             )
             page.on("pageerror", lambda error: review.console.append(f"{review.current}: {error}"))
             signed_out = walk(context, page, review, "out")
-            sign_in(page, review)
-            signed_in = walk(context, page, review, "in")
+            signed_in = sign_in(page, review)
+            signed_in |= walk(context, page, review, "in")
+            if review.mfa != "none":
+                signed_in |= enrol(context, page, review)
         finally:
             context.close()
 
@@ -466,8 +512,10 @@ def test_every_page_says_what_the_answers_make_true(served: Review, tmp_path):
         # Behind the reauthentication with the second factor.
         promised |= {
             "/accounts/2fa/",
+            "/accounts/2fa/authenticate/",
             "/accounts/2fa/reauthenticate/",
             "/accounts/2fa/recovery-codes/",
+            "/accounts/2fa/totp/activate/",
         } - signed_in
     if review.mfa == "totp_webauthn":
         promised |= {"/accounts/2fa/webauthn/", "/accounts/2fa/webauthn/add/"} - signed_in
