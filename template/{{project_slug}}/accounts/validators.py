@@ -92,8 +92,8 @@ class GuessablePasswordValidator:
 
     def get_help_text(self) -> str:
         return _(
-            "Your password can't be easy to guess: no repeats, sequences or rows of keys, no "
-            "common word or name with a few digits or symbols, and not this site's name."
+            "Your password must not be easy to guess: no repeats, sequences or rows of keys, no "
+            "common word or name with a few digits or symbols, and not the name of this site."
         )
 
 
@@ -150,7 +150,7 @@ class BreachedPasswordValidator:
             )
 
     def get_help_text(self) -> str:
-        return _("Your password can't be one that has appeared in a data breach.")
+        return _("Your password must not be one that has appeared in a data breach.")
 
 
 # An answer holds about a thousand lines of 40 bytes; anything far larger is not the range API.

@@ -15,9 +15,10 @@ An outage is a failure to reach the server, not an error the server reports:
   (class 08, connection exception; 57P01 to 57P03, shutting down or starting up; 53300, too many
   connections). A deadlock, a cancelled statement or any other error stays a 500.
 
-The page is rendered without the request: the context processors would load the session and the
-user from the database. The response goes back up through the middleware above the failing layer,
-so SecurityHeadersMiddleware gives it the security headers and its X-Request-ID.
+Both pages, 503 and 500, are rendered without the request: the context processors would load the
+session and the user from the database or the cache, which may be what failed. The response goes
+back up through the middleware above the failing layer, so SecurityHeadersMiddleware gives it the
+security headers and its X-Request-ID.
 
 Alerts go out once per service per ALERT_QUIET_SECONDS, and cannot use what is down. While the
 database is down, the first process to claim the outage in the cache alerts, once for all the app
@@ -41,10 +42,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
-from django.views.defaults import server_error as django_server_error
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -67,10 +67,12 @@ _claiming = threading.Lock()
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: 503 for an outage, Django's own 500 page for everything else."""
+    """handler500: 503 for an outage, the site's 500 page for everything else."""
     service = unavailable_service(sys.exception())
     if service is None:
-        response = django_server_error(request)
+        response = HttpResponseServerError(
+            render_to_string("500.html", {"site_name": settings.SITE_NAME})
+        )
     else:
         _alert_once(request, service, sys.exception())
         page = render_to_string("503.html", {"site_name": settings.SITE_NAME, "service": service})

@@ -15,13 +15,25 @@ upload limits, as views.files does: `with limits.upload_slot(user.pk)`, then
 """
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
 
 from .validation import CleanFile, allowed_extensions, validate_upload
 
 
+def accepted_files() -> str:
+    """What the field tells the user it accepts: the kinds and the size of UPLOAD_KINDS and
+    UPLOAD_MAX_BYTES, in the words of the pipeline's refusals."""
+    extensions = ", ".join(f".{ext}" for ext in allowed_extensions())
+    return f"Accepted: {extensions}; at most {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MiB."
+
+
 class SafeFileField(forms.FileField):
     def __init__(self, **kwargs):
+        # Read from the settings when the form is shown, as the pipeline reads them when it
+        # checks; not when the form's module is imported.
+        kwargs.setdefault("help_text", lazy(accepted_files, str)())
         # An empty file reaches the pipeline, which refuses and logs it like any other.
         kwargs.setdefault("allow_empty_file", True)
         kwargs.setdefault(
