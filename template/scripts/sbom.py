@@ -3,9 +3,9 @@
     .venv/bin/python scripts/sbom.py [--version VERSION] [OUT]     (OUT: sbom/requirements.cdx.json)
 
 The release jobs of CI run this command on each tag and attach OUT to the release; run it on a
-checkout of the tag to get the same file byte for byte (it carries no timestamp or serial number,
-and cyclonedx-bom is pinned in requirements/dev.txt). VERSION names the release in the document's
-root component, which otherwise carries pyproject.toml's version.
+checkout of the tag to get the same file byte for byte (it carries no timestamp, its serial number
+is derived from its content, and cyclonedx-bom is pinned in requirements/dev.txt). VERSION names
+the release in the document's root component, which otherwise carries pyproject.toml's version.
 
 The document is made by cyclonedx-py, offline: it reads the lock file and asks no index. It is
 written only after it passes the CycloneDX schema (cyclonedx-python-lib's strict JSON validator,
@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 from cyclonedx.schema import SchemaVersion
@@ -116,6 +117,11 @@ def generate(lock: Path, version: str | None) -> dict:
         document = json.loads(out.read_text())
     if version:
         document["metadata"]["component"]["version"] = version
+    # GitHub's actions/attest takes a CycloneDX document for an SBOM only when it has a serial
+    # number, which --output-reproducible leaves out; a random one would change the file on every
+    # run. A UUID of the content is the same for the same lock and release, and differs otherwise.
+    content = json.dumps(document, sort_keys=True)
+    document["serialNumber"] = uuid.uuid5(uuid.NAMESPACE_URL, content).urn
     return document
 
 

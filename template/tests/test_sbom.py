@@ -73,7 +73,16 @@ def test_the_sbom_names_the_release_and_is_reproducible(script, release_sbom):
     assert script.generate(script.LOCK, "v1.2.3") == release_sbom
     assert release_sbom["metadata"]["component"]["version"] == "v1.2.3"
     assert "timestamp" not in release_sbom["metadata"]
-    assert "serialNumber" not in release_sbom
+
+
+def test_github_attest_takes_it_for_an_sbom_with_a_serial_number_of_its_own(script, release_sbom):
+    # actions/attest (sbom-path) refuses a document as "Unsupported SBOM format" unless it has
+    # bomFormat, serialNumber and specVersion; the serial number names this release's SBOM alone.
+    other_release = script.generate(script.LOCK, "v1.2.4")
+
+    assert release_sbom["bomFormat"] and release_sbom["specVersion"]
+    assert re.fullmatch(r"urn:uuid:[0-9a-f-]{36}", release_sbom["serialNumber"])
+    assert other_release["serialNumber"] != release_sbom["serialNumber"]
 
 
 def test_a_broken_sbom_is_not_written_and_each_fault_is_named(
