@@ -172,5 +172,12 @@ def test_a_release_tag_gets_its_sbom_from_the_documented_command(project):
 
         # PyYAML reads YAML 1.1, where the key `on` is the boolean true.
         assert workflow[True] == {"push": {"tags": ["v*"]}}
+        # Each check names the workflow and the tag: without them, an attestation made by any
+        # workflow of the repository, on any branch, would pass.
+        checks = re.findall(r"^ *gh attestation verify .*?[^\\]$", guide, re.M | re.S)
+        assert len(checks) == 2, checks
+        for check in checks:
+            assert "--signer-workflow OWNER/REPO/.github/workflows/release.yml" in check, check
+            assert "--source-ref refs/tags/vX.Y.Z" in check, check
     assert made.startswith(".venv/bin/python scripts/sbom.py --version ")
     assert ".venv/bin/python scripts/sbom.py --version vX.Y.Z" in guide
