@@ -166,6 +166,10 @@ def test_a_release_tag_gets_its_sbom_from_the_documented_command(project):
         assert sbom["artifacts"]["reports"]["cyclonedx"] == [made.split()[-1]]
         assert linked.endswith(f"/artifacts/raw/{made.split()[-1]}")
         assert release["before_script"] == [] and "python" not in release["image"]
+        # GitLab's runner pastes the name and description, unescaped, between double quotes in
+        # the command that creates the release: a quote would end the argument, a backquote run.
+        for text in (release["release"]["name"], release["release"]["description"]):
+            assert not set(text) & set('"`\\') and "$(" not in text, text
     else:
         workflow = yaml.safe_load((project / ".github" / "workflows" / "release.yml").read_text())
         made = workflow["jobs"]["sbom"]["steps"][2]["run"].splitlines()[-1]
