@@ -75,7 +75,7 @@ def test_the_sbom_names_the_release_and_is_reproducible(script, release_sbom):
     assert "timestamp" not in release_sbom["metadata"]
 
 
-def test_github_attest_takes_it_for_an_sbom_with_a_serial_number_of_its_own(script, release_sbom):
+def test_the_sbom_has_a_serial_number_of_its_own(script, release_sbom):
     # actions/attest (sbom-path) refuses a document as "Unsupported SBOM format" unless it has
     # bomFormat, serialNumber and specVersion; the serial number names this release's SBOM alone.
     other_release = script.generate(script.LOCK, "v1.2.4")
