@@ -9,8 +9,9 @@ the release in the document's root component, which otherwise carries pyproject.
 
 The document is made by cyclonedx-py, offline: it reads the lock file and asks no index. It is
 written only after it passes the CycloneDX schema (cyclonedx-python-lib's strict JSON validator,
-which ships the schemas) and names every package pinned in the lock with its version and the
-lock's hashes; otherwise the problems are listed and the exit status is 1.
+which ships the schemas), names every package pinned in the lock with its version and the lock's
+hashes, and names nothing the lock does not list; otherwise the problems are listed and the exit
+status is 1.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements" / "prod.txt"
 DEFAULT_OUT = ROOT / "sbom" / "requirements.cdx.json"
 SPEC_VERSION = SchemaVersion.V1_6
-PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)")
+# A requirement line: its name, then extras, a pin and a marker that pip-compile may write.
+REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\[[^\]]*\])? *(?:==([^\s;\\]+))?")
 HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
+PURL = re.compile(r"pkg:pypi/([^@?#]+)@([^?#]+)")
 
 
 def pinned(lock: str) -> dict[str, tuple[str, set[str]]]:
@@ -40,7 +43,7 @@ def pinned(lock: str) -> dict[str, tuple[str, set[str]]]:
     packages: dict[str, tuple[str, set[str]]] = {}
     current = None
     for line in lock.splitlines():
-        if match := PIN.match(line):
+        if (match := REQUIREMENT.match(line)) and match.group(2):
             current = normalise(match.group(1))
             packages[current] = (match.group(2), set())
         if current:
@@ -65,6 +68,12 @@ def problems(document: dict, lock: str) -> list[str]:
         or ()
     ]
     components = {normalise(c.get("name", "")): c for c in document.get("components", [])}
+    listed = {
+        normalise(match.group(1)) for match in map(REQUIREMENT.match, lock.splitlines()) if match
+    }
+    found += [
+        f"{name}: in the SBOM, not in the lock" for name in sorted(components.keys() - listed)
+    ]
     for name, (version, hashes) in pinned(lock).items():
         component = components.get(name)
         if component is None:
@@ -72,7 +81,9 @@ def problems(document: dict, lock: str) -> list[str]:
             continue
         if component.get("version") != version:
             found.append(f"{name}: {component.get('version')} in the SBOM, {version} in the lock")
-        if component.get("purl") != f"pkg:pypi/{name}@{version}":
+        # The package URL keeps the dots of a name (zope.interface), which PEP 503 does not.
+        purl = PURL.fullmatch(component.get("purl") or "")
+        if not purl or normalise(purl.group(1)) != name or purl.group(2) != version:
             found.append(f"{name}: package URL {component.get('purl')}")
         listed = {
             digest["content"]
