@@ -24,6 +24,7 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
+from urllib.parse import unquote
 
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
@@ -68,11 +69,11 @@ def problems(document: dict, lock: str) -> list[str]:
         or ()
     ]
     components = {normalise(c.get("name", "")): c for c in document.get("components", [])}
-    listed = {
+    in_lock = {
         normalise(match.group(1)) for match in map(REQUIREMENT.match, lock.splitlines()) if match
     }
     found += [
-        f"{name}: in the SBOM, not in the lock" for name in sorted(components.keys() - listed)
+        f"{name}: in the SBOM, not in the lock" for name in sorted(components.keys() - in_lock)
     ]
     for name, (version, hashes) in pinned(lock).items():
         component = components.get(name)
@@ -81,9 +82,10 @@ def problems(document: dict, lock: str) -> list[str]:
             continue
         if component.get("version") != version:
             found.append(f"{name}: {component.get('version')} in the SBOM, {version} in the lock")
-        # The package URL keeps the dots of a name (zope.interface), which PEP 503 does not.
+        # The package URL keeps the dots of a name (zope.interface), which PEP 503 does not, and
+        # percent-encodes a local version's "+".
         purl = PURL.fullmatch(component.get("purl") or "")
-        if not purl or normalise(purl.group(1)) != name or purl.group(2) != version:
+        if not purl or normalise(purl.group(1)) != name or unquote(purl.group(2)) != version:
             found.append(f"{name}: package URL {component.get('purl')}")
         listed = {
             digest["content"]

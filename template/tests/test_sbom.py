@@ -110,17 +110,17 @@ def test_a_broken_sbom_is_not_written_and_each_fault_is_named(
 
 def test_a_pin_with_extras_a_marker_or_dots_is_checked_like_any_other(script):
     digest = "0" * 64
-    lock = f'Foo.Bar[speedups]==1.0;python_version<"3.13" \\\n    --hash=sha256:{digest}\n'
-    # As cyclonedx-py lists it: the package URL keeps the name's dots.
+    lock = f'Foo.Bar[speedups]==1.0+local;python_version<"3.13" \\\n    --hash=sha256:{digest}\n'
+    # As cyclonedx-py lists it: the package URL keeps the name's dots and encodes the "+".
     component = {
         "name": "Foo.Bar",
-        "version": "1.0",
-        "purl": "pkg:pypi/foo.bar@1.0",
+        "version": "1.0+local",
+        "purl": "pkg:pypi/foo.bar@1.0%2Blocal",
         "externalReferences": [{"hashes": [{"alg": "SHA-256", "content": digest}]}],
     }
     sbom = {"components": [component]}
 
-    assert script.pinned(lock) == {"foo-bar": ("1.0", {digest})}
+    assert script.pinned(lock) == {"foo-bar": ("1.0+local", {digest})}
     assert [found for found in script.problems(sbom, lock) if not found.startswith("schema")] == []
     component["version"] = "1.1"
-    assert "foo-bar: 1.1 in the SBOM, 1.0 in the lock" in script.problems(sbom, lock)
+    assert "foo-bar: 1.1 in the SBOM, 1.0+local in the lock" in script.problems(sbom, lock)
