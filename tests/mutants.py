@@ -309,6 +309,22 @@ PROJECT_MUTANTS = [
         "    found = []\n    components = {normalise(",
         ("tests/test_sbom.py",),
     ),
+    # An SBOM GitHub's actions/attest refuses (no serial number), or one that lists a package the
+    # lock does not.
+    Mutant(
+        "sbom-without-serial-number",
+        "scripts/sbom.py",
+        '    document["serialNumber"] = uuid.uuid5(uuid.NAMESPACE_URL, content).urn\n',
+        "",
+        ("tests/test_sbom.py",),
+    ),
+    Mutant(
+        "sbom-extra-packages-unnoticed",
+        "scripts/sbom.py",
+        "sorted(components.keys() - in_lock)",
+        "sorted(components.keys() & set())",
+        ("tests/test_sbom.py",),
+    ),
 ]
 
 NGINX = "template/deploy/{% if proxy == 'nginx' %}nginx.conf{% endif %}.jinja"

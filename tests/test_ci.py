@@ -166,11 +166,22 @@ def test_a_release_tag_gets_its_sbom_from_the_documented_command(project):
         assert sbom["artifacts"]["reports"]["cyclonedx"] == [made.split()[-1]]
         assert linked.endswith(f"/artifacts/raw/{made.split()[-1]}")
         assert release["before_script"] == [] and "python" not in release["image"]
+        # GitLab's runner pastes the name and description, unescaped, between double quotes in
+        # the command that creates the release: a quote would end the argument, a backquote run.
+        for text in (release["release"]["name"], release["release"]["description"]):
+            assert not set(text) & set('"`\\') and "$(" not in text, text
     else:
         workflow = yaml.safe_load((project / ".github" / "workflows" / "release.yml").read_text())
         made = workflow["jobs"]["sbom"]["steps"][2]["run"].splitlines()[-1]
 
         # PyYAML reads YAML 1.1, where the key `on` is the boolean true.
         assert workflow[True] == {"push": {"tags": ["v*"]}}
+        # Each check names the workflow and the tag: without them, an attestation made by any
+        # workflow of the repository, on any branch, would pass.
+        checks = re.findall(r"^ *gh attestation verify .*?[^\\]$", guide, re.M | re.S)
+        assert len(checks) == 2, checks
+        for check in checks:
+            assert "--signer-workflow OWNER/REPO/.github/workflows/release.yml" in check, check
+            assert "--source-ref refs/tags/vX.Y.Z" in check, check
     assert made.startswith(".venv/bin/python scripts/sbom.py --version ")
     assert ".venv/bin/python scripts/sbom.py --version vX.Y.Z" in guide

@@ -3,14 +3,15 @@
     .venv/bin/python scripts/sbom.py [--version VERSION] [OUT]     (OUT: sbom/requirements.cdx.json)
 
 The release jobs of CI run this command on each tag and attach OUT to the release; run it on a
-checkout of the tag to get the same file byte for byte (it carries no timestamp or serial number,
-and cyclonedx-bom is pinned in requirements/dev.txt). VERSION names the release in the document's
-root component, which otherwise carries pyproject.toml's version.
+checkout of the tag to get the same file byte for byte (it carries no timestamp, its serial number
+is derived from its content, and cyclonedx-bom is pinned in requirements/dev.txt). VERSION names
+the release in the document's root component, which otherwise carries pyproject.toml's version.
 
 The document is made by cyclonedx-py, offline: it reads the lock file and asks no index. It is
 written only after it passes the CycloneDX schema (cyclonedx-python-lib's strict JSON validator,
-which ships the schemas) and names every package pinned in the lock with its version and the
-lock's hashes; otherwise the problems are listed and the exit status is 1.
+which ships the schemas), names every package pinned in the lock with its version and the lock's
+hashes, and names nothing the lock does not list; otherwise the problems are listed and the exit
+status is 1.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import re
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
+from urllib.parse import unquote
 
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
@@ -30,8 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements" / "prod.txt"
 DEFAULT_OUT = ROOT / "sbom" / "requirements.cdx.json"
 SPEC_VERSION = SchemaVersion.V1_6
-PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)")
+# A requirement line: its name, then extras, a pin and a marker that pip-compile may write.
+REQUIREMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)(?:\[[^\]]*\])? *(?:==([^\s;\\]+))?")
 HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
+PURL = re.compile(r"pkg:pypi/([^@?#]+)@([^?#]+)")
 
 
 def pinned(lock: str) -> dict[str, tuple[str, set[str]]]:
@@ -39,7 +44,7 @@ def pinned(lock: str) -> dict[str, tuple[str, set[str]]]:
     packages: dict[str, tuple[str, set[str]]] = {}
     current = None
     for line in lock.splitlines():
-        if match := PIN.match(line):
+        if (match := REQUIREMENT.match(line)) and match.group(2):
             current = normalise(match.group(1))
             packages[current] = (match.group(2), set())
         if current:
@@ -64,6 +69,12 @@ def problems(document: dict, lock: str) -> list[str]:
         or ()
     ]
     components = {normalise(c.get("name", "")): c for c in document.get("components", [])}
+    in_lock = {
+        normalise(match.group(1)) for match in map(REQUIREMENT.match, lock.splitlines()) if match
+    }
+    found += [
+        f"{name}: in the SBOM, not in the lock" for name in sorted(components.keys() - in_lock)
+    ]
     for name, (version, hashes) in pinned(lock).items():
         component = components.get(name)
         if component is None:
@@ -71,7 +82,10 @@ def problems(document: dict, lock: str) -> list[str]:
             continue
         if component.get("version") != version:
             found.append(f"{name}: {component.get('version')} in the SBOM, {version} in the lock")
-        if component.get("purl") != f"pkg:pypi/{name}@{version}":
+        # The package URL keeps the dots of a name (zope.interface), which PEP 503 does not, and
+        # percent-encodes a local version's "+".
+        purl = PURL.fullmatch(component.get("purl") or "")
+        if not purl or normalise(purl.group(1)) != name or unquote(purl.group(2)) != version:
             found.append(f"{name}: package URL {component.get('purl')}")
         listed = {
             digest["content"]
@@ -116,6 +130,11 @@ def generate(lock: Path, version: str | None) -> dict:
         document = json.loads(out.read_text())
     if version:
         document["metadata"]["component"]["version"] = version
+    # GitHub's actions/attest takes a CycloneDX document for an SBOM only when it has a serial
+    # number, which --output-reproducible leaves out; a random one would change the file on every
+    # run. A UUID of the content is the same for the same lock and release, and differs otherwise.
+    content = json.dumps(document, sort_keys=True)
+    document["serialNumber"] = uuid.uuid5(uuid.NAMESPACE_URL, content).urn
     return document
 
 

@@ -73,7 +73,16 @@ def test_the_sbom_names_the_release_and_is_reproducible(script, release_sbom):
     assert script.generate(script.LOCK, "v1.2.3") == release_sbom
     assert release_sbom["metadata"]["component"]["version"] == "v1.2.3"
     assert "timestamp" not in release_sbom["metadata"]
-    assert "serialNumber" not in release_sbom
+
+
+def test_the_sbom_has_a_serial_number_of_its_own(script, release_sbom):
+    # actions/attest (sbom-path) refuses a document as "Unsupported SBOM format" unless it has
+    # bomFormat, serialNumber and specVersion; the serial number names this release's SBOM alone.
+    other_release = script.generate(script.LOCK, "v1.2.4")
+
+    assert release_sbom["bomFormat"] and release_sbom["specVersion"]
+    assert re.fullmatch(r"urn:uuid:[0-9a-f-]{36}", release_sbom["serialNumber"])
+    assert other_release["serialNumber"] != release_sbom["serialNumber"]
 
 
 def test_a_broken_sbom_is_not_written_and_each_fault_is_named(
@@ -85,6 +94,7 @@ def test_a_broken_sbom_is_not_written_and_each_fault_is_named(
     by_name["gunicorn"]["version"] = "0.1"
     by_name["redis"]["externalReferences"][0]["hashes"].pop()
     broken["components"][0]["type"] = "gadget"
+    broken["components"].append({**by_name["six"], "name": "six-extra", "bom-ref": "intruder"})
     monkeypatch.setattr(script, "generate", lambda lock, version: broken)
     out = tmp_path / "requirements.cdx.json"
 
@@ -95,3 +105,22 @@ def test_a_broken_sbom_is_not_written_and_each_fault_is_named(
     assert "gunicorn: 0.1 in the SBOM" in errors
     assert "redis: the SBOM's hashes are not the lock's" in errors
     assert "schema: 'gadget' is not one of" in errors
+    assert "six-extra: in the SBOM, not in the lock" in errors
+
+
+def test_a_pin_with_extras_a_marker_or_dots_is_checked_like_any_other(script):
+    digest = "0" * 64
+    lock = f'Foo.Bar[speedups]==1.0+local;python_version<"3.13" \\\n    --hash=sha256:{digest}\n'
+    # As cyclonedx-py lists it: the package URL keeps the name's dots and encodes the "+".
+    component = {
+        "name": "Foo.Bar",
+        "version": "1.0+local",
+        "purl": "pkg:pypi/foo.bar@1.0%2Blocal",
+        "externalReferences": [{"hashes": [{"alg": "SHA-256", "content": digest}]}],
+    }
+    sbom = {"components": [component]}
+
+    assert script.pinned(lock) == {"foo-bar": ("1.0+local", {digest})}
+    assert [found for found in script.problems(sbom, lock) if not found.startswith("schema")] == []
+    component["version"] = "1.1"
+    assert "foo-bar: 1.1 in the SBOM, 1.0+local in the lock" in script.problems(sbom, lock)
