@@ -52,6 +52,7 @@ STEADY = 3.0
 # query to PostgreSQL, round trips to Redis); and liveness, whose answer says which code served it.
 PAGES = ("/accounts/login/", "/health/ready/", "/health/live/")
 OLD, NEW = b"ok\n", b"ok, release 2\n"
+PROC = Path("/proc")
 
 
 @dataclass
@@ -195,7 +196,7 @@ def socket_inodes(pid: int) -> set[int]:
 
 def children(pid: int) -> list[int]:
     found = []
-    for entry in Path("/proc").iterdir():
+    for entry in PROC.iterdir():
         if entry.name.isdigit():
             try:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
@@ -209,8 +210,10 @@ def children(pid: int) -> list[int]:
 @dataclass
 class Release:
     answers: list[Answer]
-    # When the release's systemctl commands began to be carried out.
+    # When the release's systemctl commands began to be carried out, and when the last process
+    # of the gunicorn that served before them had exited.
     stopping: float
+    settled: float
     done: list[str]
     service: Service
 
@@ -270,9 +273,13 @@ def released(template_src, project_python, postgres, redis) -> Iterator[Release]
             )
             asked = recorded.read_text().splitlines()[len(asked_before) :]
             stopping = time.monotonic()
+            serving = {service.process.pid, *children(service.process.pid)}
             done = [service.systemctl(line) for line in asked]
+            while any((PROC / str(pid)).exists() for pid in serving - {service.process.pid}):
+                time.sleep(0.05)
+            settled = time.monotonic()
             time.sleep(STEADY)
-        yield Release(list(answers), stopping, done, service)
+        yield Release(list(answers), stopping, settled, done, service)
 
 
 def test_a_release_restarts_the_service(released):
@@ -292,10 +299,8 @@ def test_no_request_fails_during_a_release(released):
 
 def test_the_new_code_answers_after_a_release(released):
     live = [answer for answer in released.answers if answer.path == "/health/live/"]
-    (gone,) = released.service.exits
-    # Answered before the restart began; asked after the old gunicorn had exited.
     before = {answer.body for answer in live if answer.received < released.stopping}
-    after = {answer.body for answer in live if answer.sent > gone}
+    after = {answer.body for answer in live if answer.sent > released.settled}
 
     assert before == {OLD}
     assert after == {NEW}
