@@ -260,7 +260,7 @@ def released(template_src, project_python, postgres, redis) -> Iterator[Release]
 
         with load(socket_path) as answers:
             time.sleep(STEADY)
-            # "with the new code checked out", readable by the service's user.
+            # "with the new code checked out, also under umask 022", as the README says.
             run_as_root("umask 022\ngit pull --quiet --ff-only", deployment.code, os.environ.copy())
             run_as_root(
                 "\n".join(release),
