@@ -258,6 +258,9 @@ def released(template_src, project_python, postgres, redis) -> Iterator[Release]
         git = ["git", "-c", "user.name=Fortress", "-c", "user.email=fortress@example.com"]
         subprocess.run([*git, "commit", "--quiet", "-am", "2"], cwd=repository, check=True)
 
+        # Readiness answers concurrent probes with the last verdict (operations/health.py): a
+        # first probe alone makes one, as the platform's or the proxy's first probe does.
+        assert ask("/health/ready/", socket_path).status == 200
         with load(socket_path) as answers:
             time.sleep(STEADY)
             # "with the new code checked out, also under umask 022", as the README says.
@@ -287,7 +290,11 @@ def test_a_release_restarts_the_service(released):
 
 
 def test_no_request_fails_during_a_release(released):
-    failed = [(answer.path, answer.status) for answer in released.answers if answer.status != 200]
+    failed = [
+        (answer.path, answer.status, round(answer.sent - released.stopping, 2))
+        for answer in released.answers
+        if answer.status != 200
+    ]
     # The requests that waited in the socket's queue while no gunicorn ran.
     (gone,) = released.service.exits
     waited = [answer for answer in released.answers if answer.sent < gone < answer.received]
@@ -316,6 +323,7 @@ def test_no_connection_is_shared_between_gunicorns_processes(released):
 
     assert socket_inodes(master) == {served}
     assert len(workers) == 2
-    # Every worker served the load above, and reached PostgreSQL and Redis.
-    assert all(len(inodes) >= 2 for inodes in held.values()), held
+    # The load reached PostgreSQL and Redis. A worker that max_requests replaced near the end of
+    # the load may hold nothing of its own yet; a socket inherited from the master it would hold.
+    assert max(len(inodes) for inodes in held.values()) >= 2, held
     assert len(set().union(*held.values())) == sum(len(inodes) for inodes in held.values())
