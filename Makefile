@@ -63,6 +63,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/project_suite.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/signup_enumeration.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/backup.py --write docs/performance.md
+	$(VENV)/bin/python benchmarks/worker_startup.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/template_suite.py --write docs/performance.md
 
 clean:

@@ -325,6 +325,15 @@ PROJECT_MUTANTS = [
         "sorted(components.keys() & set())",
         ("tests/test_sbom.py",),
     ),
+    # gunicorn forks its workers from the process that ran wsgi.py (preload_app): a connection
+    # opened there is shared by every worker, which then read each other's answers.
+    Mutant(
+        "workers-share-a-connection",
+        "config/wsgi.py",
+        "application = get_wsgi_application()\n",
+        'application = get_wsgi_application()\n__import__("django.db").db.connection.cursor()\n',
+        ("tests/test_entry_points.py",),
+    ),
 ]
 
 NGINX = "template/deploy/{% if proxy == 'nginx' %}nginx.conf{% endif %}.jinja"
