@@ -44,8 +44,9 @@ _lock = threading.Lock()
 # One readiness check at a time on this host. The path is public: a flood of probes would
 # otherwise send a query, a cache round trip and a storage request each, and while a service
 # hangs would hold every worker for that service's timeout. A probe that comes while a check is
-# under way answers that host's last verdict. CHECKING_FOR outlasts the slowest check (gunicorn's
-# timeout), so a worker killed in the middle of one frees the place.
+# under way answers that host's last verdict, or unavailable when it has none from the last
+# minute (at the first start: a load balancer's next probe finds the verdict). CHECKING_FOR
+# outlasts the slowest check (gunicorn's timeout), so a worker killed in one frees the place.
 CHECKING = f"health:checking:{socket.gethostname()}"
 VERDICT = f"health:verdict:{socket.gethostname()}"
 CHECKING_FOR = 30
