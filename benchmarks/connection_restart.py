@@ -1,9 +1,12 @@
 """Benchmark: failed requests when PostgreSQL restarts under load, with and without the check
-before each request reuses a connection (CONN_HEALTH_CHECKS).
+before each request reuses a connection (CONN_HEALTH_CHECKS), and under the other designs of
+benchmarks/connection_designs.py (psycopg 3's pool with and without its check, a check that asks
+the socket first, a check only after an idle time).
 
-Generates a project with the defaults and serves it twice as production does (gunicorn, the
-generated worker model, config.settings.prod, PostgreSQL and Redis on loopback, persistent
-connections), once as generated and once with CONN_HEALTH_CHECKS off. For each server in turn,
+Generates a project with the defaults and serves it as production does (gunicorn, the generated
+worker model, config.settings.prod, PostgreSQL and Redis on loopback), once per design: as
+generated (persistent connections, CONN_HEALTH_CHECKS on), with CONN_HEALTH_CHECKS off, and so on.
+For each server in turn,
 client threads request GET /rows/ (ten rows from PostgreSQL in a template, as
 benchmarks/requests.py serves it) back to back while PostgreSQL is stopped as `systemctl stop`
 would stop it and started again. Every answer is counted by when it came: before the stop, while
@@ -30,6 +33,7 @@ from pathlib import Path
 
 import copier
 from common import BENCH_URLS, find_project_python, run, seed
+from connection_designs import DESIGNS, prepare
 
 from tests.helpers import copy_template
 from tests.services import create_database, live_site, postgres_server, redis_server
@@ -47,12 +51,6 @@ HEADERS = {
     "Host": "www.example.com",
     "X-Forwarded-Proto": "https",
     "X-Forwarded-For": "203.0.113.7",
-}
-SETTINGS = {
-    "as generated (`CONN_HEALTH_CHECKS` on)": 'ROOT_URLCONF = "bench_urls"',
-    "`CONN_HEALTH_CHECKS` off": (
-        'ROOT_URLCONF = "bench_urls"\nDATABASES["default"]["CONN_HEALTH_CHECKS"] = False'
-    ),
 }
 
 
@@ -129,7 +127,7 @@ def report(runs: int) -> str:
     with tempfile.TemporaryDirectory(prefix="bench-restart-") as scratch_name:
         scratch = Path(scratch_name)
         with postgres_server() as server, redis_server(scratch) as redis:
-            for number, (label, settings) in enumerate(SETTINGS.items(), start=1):
+            for number, design in enumerate(DESIGNS.values(), start=1):
                 project = scratch / f"project{number}"
                 copier.run_copy(
                     str(copy_template(scratch / f"template{number}")),
@@ -139,13 +137,15 @@ def report(runs: int) -> str:
                     quiet=True,
                 )
                 (project / "bench_urls.py").write_text(BENCH_URLS.format(urls="config.urls"))
+                environ = prepare(design, project, python)
                 database = create_database(python, server, f"restart{number}")
                 with live_site(
                     project,
                     python,
                     database,
                     f"{redis}/{number}",
-                    settings,
+                    design.settings,
+                    environ,
                     workers=WORKERS,
                     threads=1,
                 ) as site:
@@ -155,8 +155,9 @@ def report(runs: int) -> str:
                         counts = busy_restart(site.port, python, server)
                         quiet = quiet_restart(site.port, python, server)
                         rows.append(
-                            f"| {label} | {counts['before', 'ok']} ({counts['before', 'failed']}"
-                            f" failed) | {counts['down', 'ok'] + counts['down', 'failed']} "
+                            f"| {design.label} | {counts['before', 'ok']} "
+                            f"({counts['before', 'failed']} failed) "
+                            f"| {counts['down', 'ok'] + counts['down', 'failed']} "
                             f"({counts['down', 'failed']} failed) | {counts['after', 'ok']} "
                             f"| **{counts['after', 'failed']}** | **{quiet}** of {QUIET_REQUESTS} |"
                         )
