@@ -20,12 +20,9 @@ With --write, it rewrites the "connection-restart" block of docs/performance.md.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
 import platform
-import socket
-import struct
 import sys
 import tempfile
 import threading
@@ -33,14 +30,19 @@ import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import copier
 from common import BENCH_URLS, find_project_python, run, seed
 from connection_designs import DESIGNS, prepare
 
 from tests.helpers import copy_template
-from tests.services import create_database, live_site, postgres_server, redis_server
+from tests.services import (
+    VanishingServer,
+    create_database,
+    live_site,
+    postgres_server,
+    redis_server,
+)
 from tests.test_outages import postgres_stopped
 
 WORKERS = 2 * (os.cpu_count() or 1) + 1
@@ -125,66 +127,6 @@ def quiet_restart(port: int, python: Path, server: str) -> int:
     return sum(one_request(port) != 200 for _ in range(QUIET_REQUESTS))
 
 
-class VanishingServer:
-    """A TCP relay in front of PostgreSQL that can lose the connections it relays the way a
-    server whose host died, or whose address moved to a standby, loses them: PostgreSQL sees them
-    end, the client hears nothing until it sends, and then a reset (what a host that took over
-    the address answers to a connection it does not know). New connections are relayed as
-    before."""
-
-    def __init__(self, postgres_port: int) -> None:
-        self.postgres_port = postgres_port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.generation = 0
-        self.upstreams: list[socket.socket] = []
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self) -> None:
-        while True:
-            client, _ = self.listener.accept()
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.postgres_port))
-            except OSError:  # PostgreSQL is down: so is the relay's connection
-                client.close()
-                continue
-            self.upstreams.append(upstream)
-            generation = self.generation
-            for relay in (self.to_server, self.to_client):
-                threading.Thread(
-                    target=relay, args=(client, upstream, generation), daemon=True
-                ).start()
-
-    def to_server(self, client: socket.socket, upstream: socket.socket, generation: int) -> None:
-        with contextlib.suppress(OSError):  # PostgreSQL or the client ended the connection
-            while data := client.recv(65536):
-                if generation != self.generation:
-                    reset = struct.pack("ii", 1, 0)
-                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, reset)
-                    client.close()
-                    return
-                upstream.sendall(data)
-        # shutdown, not close: it also ends the other relay's recv on the socket.
-        for end in (client, upstream):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-
-    def to_client(self, client: socket.socket, upstream: socket.socket, generation: int) -> None:
-        with contextlib.suppress(OSError):
-            while data := upstream.recv(65536):
-                client.sendall(data)
-        if generation == self.generation:  # PostgreSQL closed it: so does the relay
-            with contextlib.suppress(OSError):
-                client.shutdown(socket.SHUT_RDWR)
-
-    def vanish(self) -> None:
-        self.generation += 1
-        upstreams, self.upstreams = self.upstreams, []
-        for upstream in upstreams:
-            with contextlib.suppress(OSError):  # closed already
-                upstream.shutdown(socket.SHUT_RDWR)
-
-
 def quiet_vanish(port: int, server: VanishingServer) -> int:
     """Failed answers among QUIET_REQUESTS sent one at a time after the server vanished while no
     request ran."""
@@ -211,12 +153,11 @@ def report(runs: int) -> str:
                 (project / "bench_urls.py").write_text(BENCH_URLS.format(urls="config.urls"))
                 environ = prepare(design, project, python)
                 database = create_database(python, server, f"restart{number}")
-                vanishing = VanishingServer(urlsplit(database).port)
-                relayed = database.replace(f":{urlsplit(database).port}/", f":{vanishing.port}/")
+                vanishing = VanishingServer(database)
                 with live_site(
                     project,
                     python,
-                    relayed,
+                    vanishing.url,
                     f"{redis}/{number}",
                     design.settings,
                     environ,
