@@ -2,7 +2,7 @@
 
 Serves GET /rows/ (ten rows read through the ORM, rendered with the context processors; see
 benchmarks/requests.py) from a vanilla `startproject` with CONN_MAX_AGE=60 and from the generated
-project under each design of benchmarks/connection_designs.py: as generated (persistent
+project under each design of the DESIGNS of benchmarks/common.py: as generated (persistent
 connections, CONN_HEALTH_CHECKS), without the check, psycopg 3's pool with and without its
 check, a check that asks the socket before the server, and a check only after an idle time.
 Same servers, load, rounds and CPU reading from /proc as benchmarks/requests.py; the last column
@@ -24,8 +24,7 @@ from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
-from common import find_project_python, run, seed
-from connection_designs import DESIGNS, prepare
+from common import DESIGNS, find_project_python, prepare, run, seed
 
 from tests.services import create_database, live_site, postgres_server, redis_server
 

@@ -1,7 +1,7 @@
 """Benchmark: what each way of keeping and checking the PostgreSQL connection costs a request, in
 one process, without the HTTP server.
 
-benchmarks/connection_check.py measures the designs of benchmarks/connection_designs.py through
+benchmarks/connection_check.py measures the designs of the DESIGNS of benchmarks/common.py through
 gunicorn, where the machine's load moves every figure. This one keeps only what differs between
 them: one process per design, with the generated project's production settings and the design's,
 runs what a request does with the database (Django's request_started signal, which closes an
@@ -30,8 +30,15 @@ from datetime import date
 from pathlib import Path
 
 import copier
-from common import BENCH_URLS, find_project_python, median_interval, run, seed
-from connection_designs import DESIGNS, prepare
+from common import (
+    BENCH_URLS,
+    DESIGNS,
+    find_project_python,
+    median_interval,
+    prepare,
+    run,
+    seed,
+)
 
 from tests.helpers import copy_template
 from tests.services import create_database, postgres_server, prepare_site, redis_server

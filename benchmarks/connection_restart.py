@@ -1,6 +1,6 @@
 """Benchmark: failed requests when PostgreSQL restarts under load, with and without the check
 before each request reuses a connection (CONN_HEALTH_CHECKS), and under the other designs of
-benchmarks/connection_designs.py (psycopg 3's pool with and without its check, a check that asks
+the DESIGNS of benchmarks/common.py (psycopg 3's pool with and without its check, a check that asks
 the socket first, a check only after an idle time).
 
 Generates a project with the defaults and serves it as production does (gunicorn, the generated
@@ -32,8 +32,7 @@ from datetime import date
 from pathlib import Path
 
 import copier
-from common import BENCH_URLS, find_project_python, run, seed
-from connection_designs import DESIGNS, prepare
+from common import BENCH_URLS, DESIGNS, find_project_python, prepare, run, seed
 
 from tests.helpers import copy_template
 from tests.services import (
