@@ -302,7 +302,7 @@ DESIGNS = {
 def pool_path(python: Path) -> str:
     """The folder holding psycopg_pool for python, installed by hash on first use."""
     if not (POOL_FOLDER / "psycopg_pool").is_dir():
-        requirement = POOL_FOLDER.with_suffix(".txt")
+        requirement = POOL_FOLDER.parent / f"{POOL_FOLDER.name}.txt"
         requirement.write_text(POOL_REQUIREMENT)
         done = subprocess.run(
             [
