@@ -58,6 +58,8 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/lockout.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/requests.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/connection_restart.py --write docs/performance.md
+	$(VENV)/bin/python benchmarks/connection_check.py --write docs/performance.md
+	$(VENV)/bin/python benchmarks/connection_cost.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/middleware.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/login_load.py --write docs/performance.md
 	$(VENV)/bin/python benchmarks/project_suite.py --write docs/performance.md

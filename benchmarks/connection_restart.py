@@ -1,9 +1,12 @@
 """Benchmark: failed requests when PostgreSQL restarts under load, with and without the check
-before each request reuses a connection (CONN_HEALTH_CHECKS).
+before each request reuses a connection (CONN_HEALTH_CHECKS), and under the other designs of
+the DESIGNS of benchmarks/common.py (psycopg 3's pool with and without its check, a check that asks
+the socket first, a check only after an idle time).
 
-Generates a project with the defaults and serves it twice as production does (gunicorn, the
-generated worker model, config.settings.prod, PostgreSQL and Redis on loopback, persistent
-connections), once as generated and once with CONN_HEALTH_CHECKS off. For each server in turn,
+Generates a project with the defaults and serves it as production does (gunicorn, the generated
+worker model, config.settings.prod, PostgreSQL and Redis on loopback), once per design: as
+generated (persistent connections, CONN_HEALTH_CHECKS on), with CONN_HEALTH_CHECKS off, and so on.
+For each server in turn,
 client threads request GET /rows/ (ten rows from PostgreSQL in a template, as
 benchmarks/requests.py serves it) back to back while PostgreSQL is stopped as `systemctl stop`
 would stop it and started again. Every answer is counted by when it came: before the stop, while
@@ -29,10 +32,16 @@ from datetime import date
 from pathlib import Path
 
 import copier
-from common import BENCH_URLS, find_project_python, run, seed
+from common import BENCH_URLS, DESIGNS, find_project_python, prepare, run, seed
 
 from tests.helpers import copy_template
-from tests.services import create_database, live_site, postgres_server, redis_server
+from tests.services import (
+    VanishingServer,
+    create_database,
+    live_site,
+    postgres_server,
+    redis_server,
+)
 from tests.test_outages import postgres_stopped
 
 WORKERS = 2 * (os.cpu_count() or 1) + 1
@@ -47,12 +56,6 @@ HEADERS = {
     "Host": "www.example.com",
     "X-Forwarded-Proto": "https",
     "X-Forwarded-For": "203.0.113.7",
-}
-SETTINGS = {
-    "as generated (`CONN_HEALTH_CHECKS` on)": 'ROOT_URLCONF = "bench_urls"',
-    "`CONN_HEALTH_CHECKS` off": (
-        'ROOT_URLCONF = "bench_urls"\nDATABASES["default"]["CONN_HEALTH_CHECKS"] = False'
-    ),
 }
 
 
@@ -123,13 +126,21 @@ def quiet_restart(port: int, python: Path, server: str) -> int:
     return sum(one_request(port) != 200 for _ in range(QUIET_REQUESTS))
 
 
+def quiet_vanish(port: int, server: VanishingServer) -> int:
+    """Failed answers among QUIET_REQUESTS sent one at a time after the server vanished while no
+    request ran."""
+    under_load(port, STEADY)
+    server.vanish()
+    return sum(one_request(port) != 200 for _ in range(QUIET_REQUESTS))
+
+
 def report(runs: int) -> str:
     python = find_project_python()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-restart-") as scratch_name:
         scratch = Path(scratch_name)
         with postgres_server() as server, redis_server(scratch) as redis:
-            for number, (label, settings) in enumerate(SETTINGS.items(), start=1):
+            for number, design in enumerate(DESIGNS.values(), start=1):
                 project = scratch / f"project{number}"
                 copier.run_copy(
                     str(copy_template(scratch / f"template{number}")),
@@ -139,13 +150,16 @@ def report(runs: int) -> str:
                     quiet=True,
                 )
                 (project / "bench_urls.py").write_text(BENCH_URLS.format(urls="config.urls"))
+                environ = prepare(design, project, python)
                 database = create_database(python, server, f"restart{number}")
+                vanishing = VanishingServer(database)
                 with live_site(
                     project,
                     python,
-                    database,
+                    vanishing.url,
                     f"{redis}/{number}",
-                    settings,
+                    design.settings,
+                    environ,
                     workers=WORKERS,
                     threads=1,
                 ) as site:
@@ -154,11 +168,14 @@ def report(runs: int) -> str:
                     for _ in range(runs):
                         counts = busy_restart(site.port, python, server)
                         quiet = quiet_restart(site.port, python, server)
+                        vanished = quiet_vanish(site.port, vanishing)
                         rows.append(
-                            f"| {label} | {counts['before', 'ok']} ({counts['before', 'failed']}"
-                            f" failed) | {counts['down', 'ok'] + counts['down', 'failed']} "
+                            f"| {design.label} | {counts['before', 'ok']} "
+                            f"({counts['before', 'failed']} failed) "
+                            f"| {counts['down', 'ok'] + counts['down', 'failed']} "
                             f"({counts['down', 'failed']} failed) | {counts['after', 'ok']} "
-                            f"| **{counts['after', 'failed']}** | **{quiet}** of {QUIET_REQUESTS} |"
+                            f"| **{counts['after', 'failed']}** | **{quiet}** of {QUIET_REQUESTS} "
+                            f"| {vanished} of {QUIET_REQUESTS} |"
                         )
     return "\n".join(
         [
@@ -166,11 +183,14 @@ def report(runs: int) -> str:
             f": {CLIENTS} clients requesting `GET /rows/` back to back from gunicorn's {WORKERS} "
             f"synchronous workers, {STEADY:.0f} s before PostgreSQL stops and after it is up "
             f"again; then, after a restart that no request met, {QUIET_REQUESTS} requests one "
-            f"at a time. {runs} rounds of both per server.",
+            f"at a time; then the same after the server vanished without a word (a relay in front "
+            f"of PostgreSQL drops its connections and answers the next bytes on them with a "
+            f"reset). {runs} rounds of each per server.",
             "",
             "| server | sent before the stop | sent while PostgreSQL restarts | sent after, "
-            "served | sent after, failed | failed after a restart under no load |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "served | sent after, failed | failed after a restart under no load "
+            "| failed after the server vanished, under no load |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
             *rows,
         ]
     )

@@ -8,6 +8,7 @@ PostgreSQL and Redis, its static files collected.
 from __future__ import annotations
 
 import base64
+import contextlib
 import glob
 import http.client
 import os
@@ -15,14 +16,16 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from .helpers import free_port
 
@@ -230,6 +233,70 @@ def create_database(python: Path, server_url: str, name: str) -> str:
     if create.returncode != 0:
         raise ServiceError(create.stderr)
     return f"{server_url}/{name}"
+
+
+class VanishingServer:
+    """A TCP relay in front of PostgreSQL that can lose the connections it relays the way a
+    server whose host died, or whose address moved to a standby, loses them: PostgreSQL sees them
+    end, the client hears nothing until it sends, and then a reset (what a host that took over
+    the address answers to a connection it does not know). New connections are relayed as
+    before."""
+
+    def __init__(self, database_url: str) -> None:
+        self.postgres_port = urlsplit(database_url).port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        # The database's URL through the relay.
+        self.url = database_url.replace(
+            f":{self.postgres_port}/", f":{self.listener.getsockname()[1]}/"
+        )
+        self.generation = 0
+        self.upstreams: list[socket.socket] = []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            client, _ = self.listener.accept()
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.postgres_port))
+            except OSError:  # PostgreSQL is down: so is the relay's connection
+                client.close()
+                continue
+            self.upstreams.append(upstream)
+            generation = self.generation
+            for relay in (self.to_server, self.to_client):
+                threading.Thread(
+                    target=relay, args=(client, upstream, generation), daemon=True
+                ).start()
+
+    def to_server(self, client: socket.socket, upstream: socket.socket, generation: int) -> None:
+        with contextlib.suppress(OSError):  # PostgreSQL or the client ended the connection
+            while data := client.recv(65536):
+                if generation != self.generation:
+                    reset = struct.pack("ii", 1, 0)
+                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, reset)
+                    client.close()
+                    return
+                upstream.sendall(data)
+        # shutdown, not close: it also ends the other relay's recv on the socket.
+        for end in (client, upstream):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def to_client(self, client: socket.socket, upstream: socket.socket, generation: int) -> None:
+        with contextlib.suppress(OSError):
+            while data := upstream.recv(65536):
+                client.sendall(data)
+        if generation == self.generation:  # PostgreSQL closed it: so does the relay
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+
+    def vanish(self) -> None:
+        """Lose every connection relayed so far."""
+        self.generation += 1
+        upstreams, self.upstreams = self.upstreams, []
+        for upstream in upstreams:
+            with contextlib.suppress(OSError):  # closed already
+                upstream.shutdown(socket.SHUT_RDWR)
 
 
 @contextmanager

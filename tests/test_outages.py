@@ -26,6 +26,7 @@ from .services import (
     LiveSite,
     Response,
     ServiceError,
+    VanishingServer,
     as_postgres,
     create_database,
     live_site,
@@ -240,6 +241,31 @@ def test_a_postgresql_restart_fails_no_request_on_a_connection_kept_from_before_
             before = site.request("GET", "/accounts/email/", CLIENT_IP, cookies=browser)
             with postgres_stopped(project_python, server):
                 pass
+            after = site.request("GET", "/accounts/email/", CLIENT_IP, cookies=browser)
+            log = site.log.read_text()
+
+    assert before.status == 200, before.body[:500]
+    assert after.status == 200, log[-3000:]
+
+
+def test_a_postgresql_server_that_vanished_fails_no_request_on_a_connection_kept_from_before_it(
+    generate, project_python, redis, tmp_path
+):
+    """A PostgreSQL host that dies, or whose address moves to a standby, says nothing to the
+    connections it held: the worker's next bytes on one meet a reset. The check's round trip
+    meets it before the request's first query and replaces the connection; without the check,
+    or with a check that only looks for a goodbye on the socket (nothing came), the request
+    fails. One synchronous worker, so both requests use the same connection."""
+    project = generate()
+    with postgres_server() as server:
+        relay = VanishingServer(create_database(project_python, server, "vanish"))
+        with live_site(
+            project, project_python, relay.url, f"{redis}/14", workers=1, threads=1
+        ) as site:
+            site.create_account(OWNER, PASSWORD)
+            browser = signed_in(site)
+            before = site.request("GET", "/accounts/email/", CLIENT_IP, cookies=browser)
+            relay.vanish()
             after = site.request("GET", "/accounts/email/", CLIENT_IP, cookies=browser)
             log = site.log.read_text()
 
