@@ -1,17 +1,19 @@
 """What the benchmark scripts share: the command line, the results table, docs/performance.md,
-the views the request benchmarks serve, and the designs of the database connection check."""
+the views the request benchmarks serve, the designs of the database connection check, and the
+CPU time of processes read from /proc."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import platform
 import re
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,6 +21,50 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # Importing this module lets the benchmarks import the template tests' helpers (tests.helpers).
 sys.path.insert(0, str(REPO))
+
+
+CLOCK_TICK = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def processes() -> Iterator[tuple[int, str]]:
+    """The pid and command line (its arguments joined by spaces) of each process running now."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:  # the process ended meanwhile
+                continue
+            yield int(entry.name), command
+
+
+def stat(pid: int) -> list[str]:
+    """The fields of /proc/pid/stat after the command name (which may hold spaces and "(")."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def own_cpu(pid: int) -> float:
+    """The CPU time (user and system) pid has used so far."""
+    fields = stat(pid)
+    return (int(fields[11]) + int(fields[12])) * CLOCK_TICK
+
+
+def cpu_seconds(matches: Callable[[str], bool]) -> float:
+    """The CPU time (user and system) of the processes whose command line matches."""
+    total = 0.0
+    for pid, command in processes():
+        if matches(command):
+            try:
+                total += own_cpu(pid)
+            except OSError:  # the process ended meanwhile
+                continue
+    return total
+
+
+def backend(database: str) -> Callable[[str], bool]:
+    """Whether a command line is that of a PostgreSQL backend connected to database. A backend
+    that ends between two readings takes its CPU time with it: persistent connections keep them."""
+    prefix = f"postgres: fortress {database} "
+    return lambda command: command.startswith(prefix)
 
 
 # The pages under test, and what each answer must contain.

@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
-from common import DESIGNS, find_project_python, prepare, run, seed
+from common import DESIGNS, backend, find_project_python, prepare, processes, run, seed
 
 from tests.services import create_database, live_site, postgres_server, redis_server
 
@@ -40,16 +40,7 @@ PAGE = "/rows/"
 
 def backends(database: str) -> int:
     """The PostgreSQL backends connected to database now."""
-    prefix = f"postgres: fortress {database} "
-    count = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            count += command.startswith(prefix)
-    return count
+    return sum(1 for _, command in processes() if backend(database)(command))
 
 
 def measure(runs: int) -> tuple[dict, dict[str, int], tuple[float, float]]:

@@ -40,7 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -49,7 +49,16 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 import copier
-from common import BENCH_URLS, PAGES, find_project_python, median_interval, run, seed
+from common import (
+    BENCH_URLS,
+    PAGES,
+    backend,
+    cpu_seconds,
+    find_project_python,
+    median_interval,
+    run,
+    seed,
+)
 
 from tests.helpers import copy_template, free_port
 from tests.services import (
@@ -113,7 +122,6 @@ TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 NOT_2XX_3XX = re.compile(r"^\s+Non-2xx or 3xx responses:\s+(\d+)\s*$", re.M)
 SOCKET_ERRORS = re.compile(r"^\s+Socket errors:(.*)$", re.M)
 REQUESTS = re.compile(r"^\s+(\d+) requests in ", re.M)
-CLOCK_TICK = 1 / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -156,33 +164,12 @@ class Load:
         return self.worker_cpu + self.database_cpu
 
 
-def cpu_seconds(matches: Callable[[str], bool]) -> float:
-    """The CPU time (user and system) of the processes whose command line matches."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            # The command may hold spaces and parentheses: the fields follow the last ")".
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended meanwhile
-            continue
-        if matches(command):
-            total += int(fields[11]) + int(fields[12])  # utime and stime, in clock ticks
-    return total * CLOCK_TICK
-
-
 def server_cpu(server: Server) -> tuple[float, float]:
     """The CPU time so far of the server's gunicorn processes (forked workers keep the master's
     command line) and of the PostgreSQL backends connected to its database. A backend that
     ends between two readings takes its time with it: persistent connections keep them."""
     bind = f"--bind=127.0.0.1:{server.port} "
-    backend = f"postgres: fortress {server.database} "
-    return (
-        cpu_seconds(lambda command: bind in command),
-        cpu_seconds(lambda command: command.startswith(backend)),
-    )
+    return cpu_seconds(lambda command: bind in command), cpu_seconds(backend(server.database))
 
 
 def generate(folder: Path) -> Path:

@@ -55,7 +55,19 @@ from datetime import date
 from pathlib import Path
 
 import copier
-from common import BENCH_URLS, PAGES, find_project_python, median_interval, run, seed
+from common import (
+    BENCH_URLS,
+    CLOCK_TICK,
+    PAGES,
+    backend,
+    cpu_seconds,
+    find_project_python,
+    median_interval,
+    own_cpu,
+    run,
+    seed,
+    stat,
+)
 
 from tests.helpers import copy_template, free_port
 from tests.services import (
@@ -87,22 +99,11 @@ WRK_OPTIONS = ["--threads=2", "--connections=16", "--timeout=10s"]
 REQUESTS_PER_SECOND = re.compile(r"^Requests/sec:\s+([\d.]+)\s*$", re.M)
 REQUESTS = re.compile(r"^\s+(\d+) requests in ", re.M)
 FAILURES = re.compile(r"^\s+(Non-2xx or 3xx responses|Socket errors):.*$", re.M)
-CLOCK_TICK = 1 / os.sysconf("SC_CLK_TCK")
 SETTINGS = {False: "not preloaded", True: "preloaded (as generated)"}
 HOLDERS = {
     True: "held by another process (`hosting: vps`, the .socket unit)",
     False: "made by gunicorn (`hosting: docker`)",
 }
-
-
-def stat(pid: int) -> list[str]:
-    """The fields of /proc/pid/stat after the command name, which may hold spaces."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def own_cpu(pid: int) -> float:
-    fields = stat(pid)
-    return (int(fields[11]) + int(fields[12])) * CLOCK_TICK
 
 
 def precise_cpu(pid: int) -> float:
@@ -123,21 +124,6 @@ def children(pid: int) -> set[int]:
     return found
 
 
-def database_cpu(database: str) -> float:
-    """The CPU time so far of the PostgreSQL backends connected to database."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if command.startswith(f"postgres: fortress {database} "):
-                total += own_cpu(int(entry.name))
-        except OSError:
-            continue
-    return total
-
-
 @dataclass
 class Server:
     process: subprocess.Popen
@@ -156,7 +142,7 @@ class Server:
                 total += own_cpu(worker)
             except OSError:  # reaped meanwhile: now in cutime
                 continue
-        return total + database_cpu(self.database)
+        return total + cpu_seconds(backend(self.database))
 
     def get(self) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)

@@ -99,6 +99,28 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, seconds: floa
 
 
 @contextmanager
+def runserver(
+    python: Path, project: Path, env: dict[str, str], log: Path, *options: str
+) -> Iterator[str]:
+    """The project served by Django's development server until the block ends: its address."""
+    port = free_port()
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", *options],
+            cwd=project,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, server, "runserver")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextmanager
 def redis_server(workdir: Path, port: int | None = None) -> Iterator[str]:
     """A Redis server on a free loopback port (or on port, to stand in for one that stopped),
     keeping nothing on disk; yields its URL without a database number."""

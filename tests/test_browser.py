@@ -25,8 +25,7 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .helpers import free_port
-from .services import wait_for_port
+from .services import runserver
 
 CHROMIUM = shutil.which("chromium")
 STAFF = "staff@example.org"
@@ -81,22 +80,9 @@ def served_project(generate, project_python, tmp_path):
             check=False,
         )
         assert done.returncode == 0, done.stderr
-    port = free_port()
-    log = (tmp_path / "runserver.log").open("w")
-    server = subprocess.Popen(
-        [project_python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=project,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port, server, "runserver")
-        yield f"http://127.0.0.1:{port}", tmp_path / "runserver.log"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
+    log = tmp_path / "runserver.log"
+    with runserver(project_python, project, env, log) as address:
+        yield address, log
 
 
 @pytest.mark.browser

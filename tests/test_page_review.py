@@ -43,8 +43,7 @@ import yaml
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from .answer_sets import ANSWER_SETS
-from .helpers import free_port
-from .services import wait_for_port
+from .services import runserver
 from .test_answer_sets import choice_values, questions
 from .test_browser import totp
 
@@ -240,22 +239,8 @@ def served(request, generate, project_python_for, tmp_path) -> Iterator[Review]:
         SECRET=TOTP_SECRET,
     )
     url_conf = json.loads(manage("shell", "--no-imports", "-c", URL_CONF_PAGES))
-    port = free_port()
-    log = (tmp_path / "runserver.log").open("w")
-    server = subprocess.Popen(
-        [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
-        cwd=project,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port, server, "runserver")
-        yield Review(f"http://127.0.0.1:{port}", tmp_path / "screenshots", answers, url_conf)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
+    with runserver(python, project, env, tmp_path / "runserver.log", "--insecure") as address:
+        yield Review(address, tmp_path / "screenshots", answers, url_conf)
 
 
 def words(page: Page) -> str:
